@@ -18,9 +18,18 @@ export default tseslint.config(
         'error',
         {
           patterns: [
-            { group: ['node:fs*', 'fs', 'fs/*', 'node:child_process', 'child_process'], message: 'core/ is pure: do I/O in adapters/' },
-            { group: ['@actions/*', '@aws-sdk/*', 'node:net', 'node:http*', 'node:os'], message: 'core/ is pure: effects live outside core/' },
-            { group: ['../adapters/*', '../host/*', '../builders/*', '../registry/*'], message: 'core/ must not import effects' },
+            {
+              group: ['node:fs*', 'fs', 'fs/*', 'node:child_process', 'child_process'],
+              message: 'core/ is pure: do I/O in adapters/',
+            },
+            {
+              group: ['@actions/*', '@aws-sdk/*', 'node:net', 'node:http*', 'node:os'],
+              message: 'core/ is pure: effects live outside core/',
+            },
+            {
+              group: ['../adapters/*', '../host/*', '../builders/*', '../registry/*'],
+              message: 'core/ must not import effects',
+            },
           ],
         },
       ],

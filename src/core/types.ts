@@ -73,6 +73,10 @@ export interface Config {
   watch: string[];
   /** Paths never considered for discovery (globs). */
   exclude: string[];
+  /** Build arguments for every image; values may hold `{registry}` and `{prefix}`. */
+  buildArgs: Record<string, string>;
+  /** Settings per registry host (with port). */
+  registries: Record<string, { insecure: boolean }>;
   defaultBranch?: string;
   maxParallel?: number;
   images: Record<string, ImageConfig>;
@@ -142,18 +146,19 @@ export interface DockerfileInfo {
   /** External images used by FROM, COPY --from and RUN --mount=from (stage names and scratch excluded). */
   uses: ImageUse[];
   warnings: DockerfileWarning[];
+  /**
+   * Context paths the build reads (COPY/ADD sources, RUN --mount bind sources), relative to
+   * the context root, as written after variable expansion (may be globs); undefined when the
+   * build may read anything (e.g. `COPY . .`, a bind mount of the whole context, a source
+   * that cannot be resolved).
+   */
+  contextSources?: string[];
 }
 
 export type Platform = 'github' | 'gitlab' | 'local';
 
 export type EventKind =
-  | 'push'
-  | 'pull_request'
-  | 'merge_group'
-  | 'manual'
-  | 'schedule'
-  | 'tag'
-  | 'local';
+  'push' | 'pull_request' | 'merge_group' | 'manual' | 'schedule' | 'tag' | 'local';
 
 /** Every CI event in one shape. */
 export interface CiEvent {

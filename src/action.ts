@@ -1,0 +1,32 @@
+import * as core from '@actions/core';
+import { settingsFromInputs } from './config/inputs.js';
+import { UserError } from './core/errors.js';
+import { GithubHost } from './host/github.js';
+import { STATE } from './names.js';
+import { run } from './run.js';
+
+async function main(): Promise<void> {
+  const host = new GithubHost();
+  try {
+    core.saveState(STATE.isPost, 'true');
+    const settings = settingsFromInputs((name) => core.getInput(name));
+    if (settings.githubToken) core.setSecret(settings.githubToken);
+    await run(settings, host);
+  } catch (error) {
+    if (error instanceof UserError) {
+      host.error(error.message, error.position);
+      core.setFailed(error.message);
+    } else {
+      core.setFailed(error instanceof Error ? error.message : String(error));
+      if (error instanceof Error && error.stack) core.debug(error.stack);
+    }
+  }
+}
+
+/** The post step: cleanup only, and it only ever warns. */
+async function post(): Promise<void> {
+  // Nothing is left behind by planning; later steps register their cleanup here.
+}
+
+if (core.getState(STATE.isPost) === 'true') await post();
+else await main();

@@ -1,0 +1,43 @@
+import * as core from '@actions/core';
+import type { SourcePosition } from '../core/types.js';
+import type { Host } from './host.js';
+
+function annotation(position?: SourcePosition): core.AnnotationProperties | undefined {
+  if (!position) return undefined;
+  return {
+    file: position.file,
+    ...(position.line !== undefined ? { startLine: position.line } : {}),
+    ...(position.column !== undefined ? { startColumn: position.column } : {}),
+  };
+}
+
+/** GitHub Actions: workflow commands through @actions/core. */
+export class GithubHost implements Host {
+  readonly platform = 'github' as const;
+
+  info(line: string): void {
+    core.info(line);
+  }
+
+  warning(message: string, position?: SourcePosition): void {
+    core.warning(message, annotation(position));
+  }
+
+  error(message: string, position?: SourcePosition): void {
+    core.error(message, annotation(position));
+  }
+
+  group<T>(title: string, body: () => Promise<T>): Promise<T> {
+    return core.group(title, body);
+  }
+
+  setOutput(name: string, value: string): void {
+    core.setOutput(name, value);
+  }
+
+  mask(secret: string): void {
+    core.setSecret(secret);
+  }
+
+  async finish(): Promise<void> {}
+}
