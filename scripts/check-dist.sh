@@ -3,8 +3,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 npm run --silent build
-if [ -n "$(git status --porcelain -- dist)" ]; then
+untracked=$(git ls-files --others --exclude-standard -- dist)
+if ! git diff --quiet HEAD -- dist || [ -n "$untracked" ]; then
   echo "dist/ is stale: run 'npm run build' and commit dist/ with the src/ change"
-  git status --short -- dist | head -20
+  git diff --stat HEAD -- dist | tail -5
+  [ -z "$untracked" ] || echo "not committed: $untracked"
   exit 1
 fi
