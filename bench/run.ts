@@ -20,8 +20,17 @@ function scenario(
   const samples: Sample[] = [];
   for (let i = 0; i < runs; i++) {
     const out = execFileSync(
-      'npx',
-      ['tsx', 'bench/plan-scenario.ts', String(images), String(files), String(changed), mode],
+      process.execPath,
+      [
+        '--expose-gc',
+        '--import',
+        'tsx',
+        'bench/plan-scenario.ts',
+        String(images),
+        String(files),
+        String(changed),
+        mode,
+      ],
       {
         encoding: 'utf8',
         maxBuffer: 1 << 26,

@@ -907,3 +907,76 @@ describe('contextSources', () => {
     );
   });
 });
+
+describe("analyseDockerfile: BuildKit's reading of the text", () => {
+  test.each<[string, string, string[]]>([
+    [
+      'an escaped escape at the end of a line continues nothing',
+      lines('FROM alpine', 'RUN echo \\\\', 'COPY --from=acme/tools:1 / /'),
+      ['from alpine @1', 'copy-from acme/tools:1 @3'],
+    ],
+    [
+      'a heredoc after a file descriptor is a body',
+      lines('FROM alpine', 'RUN cat 3<<EOF', 'FROM evil', 'EOF', 'FROM debian'),
+      ['from alpine @1', 'from debian @5'],
+    ],
+    [
+      'a heredoc under ONBUILD is a body',
+      lines('FROM alpine', 'ONBUILD RUN <<EOF', 'FROM evil', 'EOF', 'FROM debian'),
+      ['from alpine @1', 'from debian @5'],
+    ],
+    [
+      'no heredoc on CMD, nor in JSON form',
+      lines('FROM alpine', 'CMD cat <<EOF', 'RUN ["cat", "<<EOF"]', 'FROM debian'),
+      ['from alpine @1', 'from debian @4'],
+    ],
+    [
+      'an unknown directive before escape leaves the backslash escape',
+      lines('# foo=bar', '# escape=`', 'FROM alpine', 'COPY --from=acme/tools:1 \\', '  / /'),
+      ['from alpine @3', 'copy-from acme/tools:1 @4'],
+    ],
+  ])('%s', (_title, text, expected) => {
+    const info = analyseDockerfile(text, FILE);
+    expect(uses(info)).toEqual(expected);
+    expect(info.warnings).toEqual([]);
+  });
+
+  test.each<[string, string, string]>([
+    [
+      'an unterminated heredoc',
+      lines('FROM alpine', 'RUN <<EOF', 'echo'),
+      `${FILE}:2: unterminated heredoc`,
+    ],
+    [
+      'an invalid escape directive',
+      lines('# escape=x', 'FROM alpine'),
+      `${FILE}:1: invalid escape token`,
+    ],
+    [
+      'a second escape directive',
+      lines('# escape=`', '# escape=\\', 'FROM alpine'),
+      `${FILE}:2: only one escape parser directive`,
+    ],
+    [
+      'ENV without a value',
+      lines('FROM alpine', 'ENV A'),
+      `${FILE}:2: ENV must have two arguments`,
+    ],
+    [
+      // BuildKit ends lines at \n only: this is one FROM of three words.
+      'lone \\r line breaks',
+      'FROM alpine\rRUN true\r',
+      `${FILE}:1: FROM expects AS before the stage name, not "RUN"`,
+    ],
+  ])('refused: %s', (_title, text, message) => {
+    const error = caught(() => analyseDockerfile(text, FILE));
+    expect(error.message).toContain(message);
+    expect(error.position?.file).toBe(FILE);
+  });
+
+  test('pins a token split by a continuation with a comment line inside', () => {
+    const text = lines('FROM ghcr.io/acme/\\', '# between', 'base:1 AS a', 'RUN true');
+    const pinned = pinReferences(text, FILE, {}, (use) => `${use.reference.path}@${DIGEST}`);
+    expect(pinned).toBe(lines(`FROM acme/base@${DIGEST} AS a`, 'RUN true'));
+  });
+});

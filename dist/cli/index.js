@@ -7257,4207 +7257,6 @@ exports["default"] = def;
 
 /***/ }),
 
-/***/ 5940:
-/***/ ((__unused_webpack_module, exports) => {
-
-
-Object.defineProperty(exports, "__esModule", ({ value: true }));
-exports.Argument = void 0;
-class Argument {
-    constructor(value, range) {
-        this.value = value;
-        this.range = range;
-    }
-    toString() {
-        return this.value;
-    }
-    getRange() {
-        return this.range;
-    }
-    getValue() {
-        return this.value;
-    }
-    isAfter(position) {
-        if (this.range.end.line < position.line) {
-            return false;
-        }
-        return this.range.start.line > position.line ? true : this.range.start.character > position.character;
-    }
-    isBefore(position) {
-        if (this.range.start.line < position.line) {
-            return true;
-        }
-        return this.range.end.line > position.line ? false : this.range.end.character < position.character;
-    }
-}
-exports.Argument = Argument;
-
-
-/***/ }),
-
-/***/ 4022:
-/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
-
-
-Object.defineProperty(exports, "__esModule", ({ value: true }));
-exports.Comment = void 0;
-const vscode_languageserver_types_1 = __nccwpck_require__(4612);
-const line_1 = __nccwpck_require__(7005);
-const util_1 = __nccwpck_require__(7459);
-class Comment extends line_1.Line {
-    constructor(document, range) {
-        super(document, range);
-    }
-    toString() {
-        const content = this.getContent();
-        if (content) {
-            return "# " + content;
-        }
-        return "#";
-    }
-    /**
-     * Returns the content of this comment. This excludes leading and
-     * trailing whitespace as well as the # symbol. If the comment only
-     * consists of whitespace, the empty string will be returned.
-     */
-    getContent() {
-        let range = this.getContentRange();
-        if (range === null) {
-            return "";
-        }
-        return this.document.getText().substring(this.document.offsetAt(range.start), this.document.offsetAt(range.end));
-    }
-    /**
-     * Returns a range that includes the content of the comment
-     * excluding any leading and trailing whitespace as well as the #
-     * symbol. May return null if the comment only consists of whitespace
-     * characters.
-     */
-    getContentRange() {
-        let range = this.getRange();
-        const startOffset = this.document.offsetAt(range.start);
-        let raw = this.document.getText().substring(startOffset, this.document.offsetAt(range.end));
-        let start = -1;
-        let end = -1;
-        // skip the first # symbol
-        for (let i = 1; i < raw.length; i++) {
-            if (!util_1.Util.isWhitespace(raw.charAt(i))) {
-                start = i;
-                break;
-            }
-        }
-        if (start === -1) {
-            return null;
-        }
-        // go backwards up to the first # symbol
-        for (let i = raw.length - 1; i >= 1; i--) {
-            if (!util_1.Util.isWhitespace(raw.charAt(i))) {
-                end = i + 1;
-                break;
-            }
-        }
-        return vscode_languageserver_types_1.Range.create(this.document.positionAt(startOffset + start), this.document.positionAt(startOffset + end));
-    }
-}
-exports.Comment = Comment;
-
-
-/***/ }),
-
-/***/ 9933:
-/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
-
-/* --------------------------------------------------------------------------------------------
- * Copyright (c) Remy Suen. All rights reserved.
- * Licensed under the MIT License. See License.txt in the project root for license information.
- * ------------------------------------------------------------------------------------------ */
-
-Object.defineProperty(exports, "__esModule", ({ value: true }));
-exports.Dockerfile = void 0;
-const vscode_languageserver_types_1 = __nccwpck_require__(4612);
-const ast = __nccwpck_require__(8390);
-const imageTemplate_1 = __nccwpck_require__(3520);
-const from_1 = __nccwpck_require__(5377);
-const util_1 = __nccwpck_require__(7459);
-const main_1 = __nccwpck_require__(8390);
-class Dockerfile extends imageTemplate_1.ImageTemplate {
-    constructor(document) {
-        super();
-        this.initialInstructions = new imageTemplate_1.ImageTemplate();
-        this.buildStages = [];
-        this.directives = [];
-        /**
-         * Whether a FROM instruction has been added to this Dockerfile or not.
-         */
-        this.foundFrom = false;
-        this.document = document;
-    }
-    getEscapeCharacter() {
-        for (const directive of this.directives) {
-            if (directive.getDirective() === ast.Directive.escape) {
-                const value = directive.getValue();
-                if (value === '\\' || value === '`') {
-                    return value;
-                }
-            }
-        }
-        return '\\';
-    }
-    getInitialARGs() {
-        return this.initialInstructions.getARGs();
-    }
-    getContainingImage(position) {
-        let range = vscode_languageserver_types_1.Range.create(vscode_languageserver_types_1.Position.create(0, 0), this.document.positionAt(this.document.getText().length));
-        if (!util_1.Util.isInsideRange(position, range)) {
-            // not inside the document, invalid position
-            return null;
-        }
-        if (this.initialInstructions.getComments().length > 0 || this.initialInstructions.getInstructions().length > 0) {
-            if (util_1.Util.isInsideRange(position, this.initialInstructions.getRange())) {
-                return this.initialInstructions;
-            }
-        }
-        for (const buildStage of this.buildStages) {
-            if (util_1.Util.isInsideRange(position, buildStage.getRange())) {
-                return buildStage;
-            }
-        }
-        return this;
-    }
-    addInstruction(instruction) {
-        if (instruction.getKeyword() === main_1.Keyword.FROM) {
-            this.currentBuildStage = new imageTemplate_1.ImageTemplate();
-            this.buildStages.push(this.currentBuildStage);
-            this.foundFrom = true;
-        }
-        else if (!this.foundFrom) {
-            this.initialInstructions.addInstruction(instruction);
-        }
-        if (this.foundFrom) {
-            this.currentBuildStage.addInstruction(instruction);
-        }
-        super.addInstruction(instruction);
-    }
-    setDirectives(directives) {
-        this.directives = directives;
-    }
-    getDirective() {
-        return this.directives.length === 0 ? null : this.directives[0];
-    }
-    getDirectives() {
-        return this.directives;
-    }
-    resolveVariable(variable, line) {
-        for (let from of this.getFROMs()) {
-            let range = from.getRange();
-            if (range.start.line <= line && line <= range.end.line) {
-                // resolve the FROM variable against the initial ARGs
-                let initialARGs = new imageTemplate_1.ImageTemplate();
-                for (let instruction of this.initialInstructions.getARGs()) {
-                    initialARGs.addInstruction(instruction);
-                }
-                return initialARGs.resolveVariable(variable, line);
-            }
-        }
-        let image = this.getContainingImage(vscode_languageserver_types_1.Position.create(line, 0));
-        if (image === null) {
-            return undefined;
-        }
-        let resolvedVariable = image.resolveVariable(variable, line);
-        if (resolvedVariable === null) {
-            // refers to an uninitialized ARG variable,
-            // try resolving it against the initial ARGs then
-            let initialARGs = new imageTemplate_1.ImageTemplate();
-            for (let instruction of this.initialInstructions.getARGs()) {
-                initialARGs.addInstruction(instruction);
-            }
-            return initialARGs.resolveVariable(variable, line);
-        }
-        return resolvedVariable;
-    }
-    getAvailableVariables(currentLine) {
-        if (this.getInstructionAt(currentLine) instanceof from_1.From) {
-            let variables = [];
-            for (let arg of this.getInitialARGs()) {
-                let property = arg.getProperty();
-                if (property) {
-                    variables.push(property.getName());
-                }
-            }
-            return variables;
-        }
-        let image = this.getContainingImage(vscode_languageserver_types_1.Position.create(currentLine, 0));
-        return image ? image.getAvailableVariables(currentLine) : [];
-    }
-    getParentStage(image) {
-        const templateFrom = image.getFROM();
-        const imageName = templateFrom === null ? null : templateFrom.getImageName();
-        if (imageName === null) {
-            return null;
-        }
-        for (const from of this.getFROMs()) {
-            if (from.getBuildStage() === imageName) {
-                const range = from.getRange();
-                // on the same line then it's an image that shares the name as the build stage
-                if (range.start.line === templateFrom.getRange().start.line) {
-                    return null;
-                }
-                return this.getContainingImage(range.start);
-            }
-        }
-        return null;
-    }
-    getStageHierarchy(line) {
-        const image = this.getContainingImage(vscode_languageserver_types_1.Position.create(line, 0));
-        if (image === null) {
-            return [];
-        }
-        const stages = [image];
-        let stage = this.getParentStage(image);
-        while (stage !== null) {
-            stages.splice(0, 0, stage);
-            stage = this.getParentStage(stage);
-        }
-        return stages;
-    }
-    getAvailableWorkingDirectories(line) {
-        const availableDirectories = new Set();
-        for (const image of this.getStageHierarchy(line)) {
-            for (const workdir of image.getWORKDIRs()) {
-                if (workdir.getRange().end.line < line) {
-                    let directory = workdir.getAbsolutePath();
-                    if (directory !== undefined && directory !== null) {
-                        if (!directory.endsWith("/")) {
-                            directory += "/";
-                        }
-                        availableDirectories.add(directory);
-                    }
-                }
-            }
-        }
-        return Array.from(availableDirectories);
-    }
-    /**
-     * Internally reorganize the comments in the Dockerfile and allocate
-     * them to the relevant build stages that they belong to.
-     */
-    organizeComments() {
-        const comments = this.getComments();
-        for (let i = 0; i < comments.length; i++) {
-            if (util_1.Util.isInsideRange(comments[i].getRange().end, this.initialInstructions.getRange())) {
-                this.initialInstructions.addComment(comments[i]);
-            }
-            else {
-                for (const buildStage of this.buildStages) {
-                    if (util_1.Util.isInsideRange(comments[i].getRange().start, buildStage.getRange())) {
-                        buildStage.addComment(comments[i]);
-                    }
-                }
-            }
-        }
-    }
-    getRange() {
-        const comments = this.getComments();
-        const instructions = this.getInstructions();
-        let range = null;
-        if (comments.length === 0) {
-            if (instructions.length > 0) {
-                range = vscode_languageserver_types_1.Range.create(instructions[0].getRange().start, instructions[instructions.length - 1].getRange().end);
-            }
-        }
-        else if (instructions.length === 0) {
-            range = vscode_languageserver_types_1.Range.create(comments[0].getRange().start, comments[comments.length - 1].getRange().end);
-        }
-        else {
-            const commentStart = comments[0].getRange().start;
-            const commentEnd = comments[comments.length - 1].getRange().end;
-            const instructionStart = instructions[0].getRange().start;
-            const instructionEnd = instructions[instructions.length - 1].getRange().end;
-            if (commentStart.line < instructionStart.line) {
-                if (commentEnd.line < instructionEnd.line) {
-                    range = vscode_languageserver_types_1.Range.create(commentStart, instructionEnd);
-                }
-                range = vscode_languageserver_types_1.Range.create(commentStart, commentEnd);
-            }
-            else if (commentEnd.line < instructionEnd.line) {
-                range = vscode_languageserver_types_1.Range.create(instructionStart, instructionEnd);
-            }
-            else {
-                range = vscode_languageserver_types_1.Range.create(instructionStart, commentEnd);
-            }
-        }
-        if (range === null) {
-            if (this.directives.length === 0) {
-                return null;
-            }
-            return this.directives[0].getRange();
-        }
-        else if (this.directives.length === 0) {
-            return range;
-        }
-        return vscode_languageserver_types_1.Range.create(this.directives[0].getRange().start, range.end);
-    }
-}
-exports.Dockerfile = Dockerfile;
-
-
-/***/ }),
-
-/***/ 1077:
-/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
-
-
-Object.defineProperty(exports, "__esModule", ({ value: true }));
-exports.Flag = void 0;
-const vscode_languageserver_types_1 = __nccwpck_require__(4612);
-const flagOption_1 = __nccwpck_require__(3700);
-class Flag {
-    constructor(document, range, name, nameRange, value, valueRange) {
-        this.options = [];
-        this.range = range;
-        this.name = name;
-        this.nameRange = nameRange;
-        this.value = value;
-        this.valueRange = valueRange;
-        if (this.value !== null) {
-            let offset = document.offsetAt(valueRange.start);
-            let nameStart = -1;
-            let valueStart = -1;
-            let hasOptions = false;
-            for (let i = 0; i < value.length; i++) {
-                switch (value.charAt(i)) {
-                    case '=':
-                        hasOptions = true;
-                        if (valueStart === -1) {
-                            valueStart = i + 1;
-                            break;
-                        }
-                        break;
-                    case ',':
-                        this.options.push(this.createFlagOption(document, value, offset, nameStart, valueStart, i));
-                        nameStart = -1;
-                        valueStart = -1;
-                        break;
-                    default:
-                        if (nameStart === -1) {
-                            nameStart = i;
-                        }
-                        break;
-                }
-            }
-            if (hasOptions && nameStart !== -1) {
-                this.options.push(this.createFlagOption(document, value, offset, nameStart, valueStart, value.length));
-            }
-        }
-    }
-    createFlagOption(document, content, documentOffset, nameStart, valueStart, valueEnd) {
-        const optionRange = vscode_languageserver_types_1.Range.create(document.positionAt(documentOffset + nameStart), document.positionAt(documentOffset + valueEnd));
-        if (valueStart === -1) {
-            return new flagOption_1.FlagOption(optionRange, content.substring(nameStart, valueEnd), optionRange, null, null);
-        }
-        return new flagOption_1.FlagOption(optionRange, content.substring(nameStart, valueStart - 1), vscode_languageserver_types_1.Range.create(document.positionAt(documentOffset + nameStart), document.positionAt(documentOffset + valueStart - 1)), content.substring(valueStart, valueEnd), vscode_languageserver_types_1.Range.create(document.positionAt(documentOffset + valueStart), document.positionAt(documentOffset + valueEnd)));
-    }
-    toString() {
-        if (this.valueRange) {
-            return "--" + this.name + "=" + this.value;
-        }
-        return "--" + this.name;
-    }
-    /**
-     * Returns the range that encompasses this entire flag. This includes the
-     * -- prefix in the beginning to the last character of the flag's value (if
-     * it has been defined).
-     *
-     * @return the entire range of this flag
-     */
-    getRange() {
-        return this.range;
-    }
-    /**
-     * Returns the name of this flag. The name does not include the -- prefix.
-     * Thus, for HEALTHCHECK's --interval flag, interval is the flag's name and
-     * not --interval.
-     *
-     * @return this flag's name
-     */
-    getName() {
-        return this.name;
-    }
-    /**
-     * Returns the range that encompasses the flag's name
-     *
-     * @return the range containing the flag's name
-     */
-    getNameRange() {
-        return this.nameRange;
-    }
-    /**
-     * Returns the value that has been set to this flag. May be null if the
-     * flag is invalid and has no value set like a --start-period. If the flag
-     * is instead a --start-period= with an equals sign then the flag's value
-     * is the empty string.
-     *
-     * @return this flag's value if it has been defined, null otherwise
-     */
-    getValue() {
-        return this.value;
-    }
-    /**
-     * Returns the range that encompasses this flag's value. If no value has
-     * been set then null will be returned.
-     *
-     * @return the range containing this flag's value, or null if the flag
-     *         has no value defined
-     */
-    getValueRange() {
-        return this.valueRange;
-    }
-    getOption(name) {
-        for (const option of this.options) {
-            if (option.getName() === name) {
-                return option;
-            }
-        }
-        return null;
-    }
-    getOptions() {
-        return this.options;
-    }
-    hasOptions() {
-        return this.options.length > 0;
-    }
-}
-exports.Flag = Flag;
-
-
-/***/ }),
-
-/***/ 3700:
-/***/ ((__unused_webpack_module, exports) => {
-
-
-Object.defineProperty(exports, "__esModule", ({ value: true }));
-exports.FlagOption = void 0;
-class FlagOption {
-    constructor(range, name, nameRange, value, valueRange) {
-        this.range = range;
-        this.name = name;
-        this.nameRange = nameRange;
-        this.value = value;
-        this.valueRange = valueRange;
-    }
-    toString() {
-        if (this.valueRange !== null) {
-            return this.name + "=" + this.value;
-        }
-        return this.name;
-    }
-    getRange() {
-        return this.range;
-    }
-    getName() {
-        return this.name;
-    }
-    getNameRange() {
-        return this.nameRange;
-    }
-    getValue() {
-        return this.value;
-    }
-    getValueRange() {
-        return this.valueRange;
-    }
-}
-exports.FlagOption = FlagOption;
-
-
-/***/ }),
-
-/***/ 7599:
-/***/ ((__unused_webpack_module, exports) => {
-
-
-Object.defineProperty(exports, "__esModule", ({ value: true }));
-exports.Heredoc = void 0;
-/**
- * Heredoc represents a here-document that has been embedded in a
- * Dockerfile.
- *
- * This API is experimental and subject to change.
- */
-class Heredoc {
-    constructor(startRange, name, nameRange, contentRange, endRange) {
-        this.startRange = startRange;
-        this.name = name;
-        this.nameRange = nameRange;
-        this.contentRange = contentRange;
-        this.endRange = endRange;
-    }
-    /**
-     * Returns the name of the here-document.
-     *
-     * This API is experimental and subject to change.
-     */
-    getName() {
-        return this.name;
-    }
-    /**
-     * Returns the range of the start operator and the name. If the
-     * here-document is initialized with <<EOT then the start range would
-     * encompass all five characters.
-     *
-     * This API is experimental and subject to change.
-     */
-    getStartRange() {
-        return this.startRange;
-    }
-    /**
-     * Returns the range of this here-document's name that is declared at
-     * the beginning of the here-document with the operator. If the
-     * here-document is initialized with <<EOT then the name range would
-     * encompass the latter three "EOT" characters.
-     *
-     * This API is experimental and subject to change.
-     */
-    getNameRange() {
-        return this.nameRange;
-    }
-    /**
-     * Returns the range of the content of this here-document. This may
-     * be null if the here-document has no content because:
-     * - the start range is the only thing that was declared
-     * - the end range was declared immediately and there is no content
-     *
-     * This API is experimental and subject to change.
-     */
-    getContentRange() {
-        return this.contentRange;
-    }
-    /**
-     * Returns the range of the here-document's name on a line that
-     * represents the end of the here-document.
-     *
-     * This API is experimental and subject to change.
-     */
-    getDelimiterRange() {
-        return this.endRange;
-    }
-}
-exports.Heredoc = Heredoc;
-
-
-/***/ }),
-
-/***/ 3520:
-/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
-
-/* --------------------------------------------------------------------------------------------
- * Copyright (c) Remy Suen. All rights reserved.
- * Licensed under the MIT License. See License.txt in the project root for license information.
- * ------------------------------------------------------------------------------------------ */
-
-Object.defineProperty(exports, "__esModule", ({ value: true }));
-exports.ImageTemplate = void 0;
-const vscode_languageserver_types_1 = __nccwpck_require__(4612);
-const arg_1 = __nccwpck_require__(4381);
-const cmd_1 = __nccwpck_require__(5517);
-const copy_1 = __nccwpck_require__(444);
-const env_1 = __nccwpck_require__(1822);
-const entrypoint_1 = __nccwpck_require__(1835);
-const from_1 = __nccwpck_require__(5377);
-const healthcheck_1 = __nccwpck_require__(3548);
-const onbuild_1 = __nccwpck_require__(5554);
-const util_1 = __nccwpck_require__(7459);
-const workdir_1 = __nccwpck_require__(7529);
-class ImageTemplate {
-    constructor() {
-        this.comments = [];
-        this.instructions = [];
-    }
-    addComment(comment) {
-        this.comments.push(comment);
-    }
-    getComments() {
-        return this.comments;
-    }
-    addInstruction(instruction) {
-        this.instructions.push(instruction);
-    }
-    getInstructions() {
-        return this.instructions;
-    }
-    getInstructionAt(line) {
-        for (let instruction of this.instructions) {
-            if (util_1.Util.isInsideRange(vscode_languageserver_types_1.Position.create(line, 0), instruction.getRange())) {
-                return instruction;
-            }
-        }
-        return null;
-    }
-    /**
-     * Gets all the ARG instructions that are defined in this image.
-     */
-    getARGs() {
-        let args = [];
-        for (let instruction of this.instructions) {
-            if (instruction instanceof arg_1.Arg) {
-                args.push(instruction);
-            }
-        }
-        return args;
-    }
-    /**
-     * Gets all the CMD instructions that are defined in this image.
-     */
-    getCMDs() {
-        let cmds = [];
-        for (let instruction of this.instructions) {
-            if (instruction instanceof cmd_1.Cmd) {
-                cmds.push(instruction);
-            }
-        }
-        return cmds;
-    }
-    /**
-     * Gets all the COPY instructions that are defined in this image.
-     */
-    getCOPYs() {
-        let copies = [];
-        for (let instruction of this.instructions) {
-            if (instruction instanceof copy_1.Copy) {
-                copies.push(instruction);
-            }
-        }
-        return copies;
-    }
-    /**
-     * Gets all the ENTRYPOINT instructions that are defined in this image.
-     */
-    getENTRYPOINTs() {
-        let froms = [];
-        for (let instruction of this.instructions) {
-            if (instruction instanceof entrypoint_1.Entrypoint) {
-                froms.push(instruction);
-            }
-        }
-        return froms;
-    }
-    /**
-     * Gets all the ENV instructions that are defined in this image.
-     */
-    getENVs() {
-        let args = [];
-        for (let instruction of this.instructions) {
-            if (instruction instanceof env_1.Env) {
-                args.push(instruction);
-            }
-        }
-        return args;
-    }
-    getFROM() {
-        for (const instruction of this.instructions) {
-            if (instruction instanceof from_1.From) {
-                return instruction;
-            }
-        }
-        return null;
-    }
-    /**
-     * Gets all the FROM instructions that are defined in this image.
-     */
-    getFROMs() {
-        let froms = [];
-        for (let instruction of this.instructions) {
-            if (instruction instanceof from_1.From) {
-                froms.push(instruction);
-            }
-        }
-        return froms;
-    }
-    /**
-     * Gets all the HEALTHCHECK instructions that are defined in this image.
-     */
-    getHEALTHCHECKs() {
-        let froms = [];
-        for (let instruction of this.instructions) {
-            if (instruction instanceof healthcheck_1.Healthcheck) {
-                froms.push(instruction);
-            }
-        }
-        return froms;
-    }
-    getWORKDIRs() {
-        const workdirs = [];
-        for (const instruction of this.instructions) {
-            if (instruction instanceof workdir_1.Workdir) {
-                workdirs.push(instruction);
-            }
-        }
-        return workdirs;
-    }
-    getOnbuildTriggers() {
-        let triggers = [];
-        for (let instruction of this.instructions) {
-            if (instruction instanceof onbuild_1.Onbuild) {
-                let trigger = instruction.getTriggerInstruction();
-                if (trigger) {
-                    triggers.push(trigger);
-                }
-            }
-        }
-        return triggers;
-    }
-    getAvailableVariables(currentLine) {
-        const variables = [];
-        for (const arg of this.getARGs()) {
-            if (arg.isBefore(currentLine)) {
-                const property = arg.getProperty();
-                if (property) {
-                    const variable = property.getName();
-                    if (variables.indexOf(variable) === -1) {
-                        variables.push(variable);
-                    }
-                }
-            }
-        }
-        for (const env of this.getENVs()) {
-            if (env.isBefore(currentLine)) {
-                for (const property of env.getProperties()) {
-                    const variable = property.getName();
-                    if (variables.indexOf(variable) === -1) {
-                        variables.push(variable);
-                    }
-                }
-            }
-        }
-        return variables;
-    }
-    /**
-     * Resolves a variable with the given name at the specified line
-     * to its value. If null is returned, then the variable has been
-     * defined but no value was given. If undefined is returned, then
-     * a variable with the given name has not been defined yet as of
-     * the given line.
-     *
-     * @param variable the name of the variable to resolve
-     * @param line the line number that the variable is on, zero-based
-     * @return the value of the variable as defined by an ARG or ENV
-     *         instruction, or null if no value has been specified, or
-     *         undefined if a variable with the given name has not
-     *         been defined
-     */
-    resolveVariable(variable, line) {
-        let envs = this.getENVs();
-        for (let i = envs.length - 1; i >= 0; i--) {
-            if (envs[i].isBefore(line)) {
-                for (let property of envs[i].getProperties()) {
-                    if (property.getName() === variable) {
-                        return property.getValue();
-                    }
-                }
-            }
-        }
-        let args = this.getARGs();
-        for (let i = args.length - 1; i >= 0; i--) {
-            if (args[i].isBefore(line)) {
-                let property = args[i].getProperty();
-                if (property && property.getName() === variable) {
-                    return property.getValue();
-                }
-            }
-        }
-        return undefined;
-    }
-    getRange() {
-        const instructions = this.getInstructions();
-        if (instructions.length === 0) {
-            // all templates should have instructions, this only happens for
-            // the initial set of instruction
-            return vscode_languageserver_types_1.Range.create(0, 0, 0, 0);
-        }
-        const instructionStart = instructions[0].getRange().start;
-        const instructionEnd = instructions[instructions.length - 1].getRange().end;
-        return vscode_languageserver_types_1.Range.create(instructionStart, instructionEnd);
-    }
-    contains(position) {
-        const range = this.getRange();
-        if (range === null) {
-            return false;
-        }
-        return util_1.Util.isInsideRange(position, range);
-    }
-}
-exports.ImageTemplate = ImageTemplate;
-
-
-/***/ }),
-
-/***/ 5279:
-/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
-
-
-Object.defineProperty(exports, "__esModule", ({ value: true }));
-exports.Instruction = void 0;
-const vscode_languageserver_types_1 = __nccwpck_require__(4612);
-const util_1 = __nccwpck_require__(7459);
-const line_1 = __nccwpck_require__(7005);
-const argument_1 = __nccwpck_require__(5940);
-const heredoc_1 = __nccwpck_require__(7599);
-const variable_1 = __nccwpck_require__(3743);
-const main_1 = __nccwpck_require__(8390);
-class Instruction extends line_1.Line {
-    constructor(document, range, dockerfile, escapeChar, instruction, instructionRange) {
-        super(document, range);
-        this.dockerfile = dockerfile;
-        this.escapeChar = escapeChar;
-        this.instruction = instruction;
-        this.instructionRange = instructionRange;
-    }
-    toString() {
-        let value = this.getKeyword();
-        for (let arg of this.getRawArguments()) {
-            value += ' ';
-            value += arg.getValue();
-        }
-        return value;
-    }
-    getRangeContent(range) {
-        if (range === null) {
-            return null;
-        }
-        return this.document.getText().substring(this.document.offsetAt(range.start), this.document.offsetAt(range.end));
-    }
-    getInstructionRange() {
-        return this.instructionRange;
-    }
-    getInstruction() {
-        return this.instruction;
-    }
-    getKeyword() {
-        return this.getInstruction().toUpperCase();
-    }
-    getArgumentsRange() {
-        let args = this.getArguments();
-        if (args.length === 0) {
-            return null;
-        }
-        return vscode_languageserver_types_1.Range.create(args[0].getRange().start, args[args.length - 1].getRange().end);
-    }
-    getArgumentsRanges() {
-        let args = this.getArguments();
-        if (args.length === 0) {
-            return [];
-        }
-        if (args[0].getRange().start.line === args[args.length - 1].getRange().end.line) {
-            return [vscode_languageserver_types_1.Range.create(args[0].getRange().start, args[args.length - 1].getRange().end)];
-        }
-        let ranges = [];
-        let end = -1;
-        let startPosition = args[0].getRange().start;
-        let range = this.getInstructionRange();
-        let extra = this.document.offsetAt(startPosition) - this.document.offsetAt(range.start);
-        let content = this.getTextContent();
-        let fullArgs = content.substring(extra, this.document.offsetAt(args[args.length - 1].getRange().end) - this.document.offsetAt(range.start));
-        let offset = this.document.offsetAt(range.start) + extra;
-        let start = false;
-        let comment = false;
-        for (let i = 0; i < fullArgs.length; i++) {
-            let char = fullArgs.charAt(i);
-            if (char === this.escapeChar) {
-                let next = fullArgs.charAt(i + 1);
-                if (next === ' ' || next === '\t') {
-                    whitespaceCheck: for (let j = i + 2; j < fullArgs.length; j++) {
-                        switch (fullArgs.charAt(j)) {
-                            case ' ':
-                            case '\t':
-                                continue;
-                            case '\r':
-                                j++;
-                            case '\n':
-                                if (startPosition !== null) {
-                                    ranges.push(vscode_languageserver_types_1.Range.create(startPosition, this.document.positionAt(offset + end + 1)));
-                                }
-                                startPosition = null;
-                                start = true;
-                                comment = false;
-                                i = j;
-                                break whitespaceCheck;
-                            default:
-                                break whitespaceCheck;
-                        }
-                    }
-                }
-                else if (next === '\r') {
-                    if (startPosition !== null) {
-                        ranges.push(vscode_languageserver_types_1.Range.create(startPosition, this.document.positionAt(offset + end + 1)));
-                        startPosition = null;
-                    }
-                    start = true;
-                    comment = false;
-                    i += 2;
-                }
-                else if (next === '\n') {
-                    if (startPosition !== null) {
-                        ranges.push(vscode_languageserver_types_1.Range.create(startPosition, this.document.positionAt(offset + end + 1)));
-                    }
-                    startPosition = null;
-                    start = true;
-                    comment = false;
-                    i++;
-                }
-                else {
-                    i++;
-                }
-            }
-            else if (util_1.Util.isNewline(char)) {
-                if (comment) {
-                    startPosition = null;
-                    start = true;
-                    comment = false;
-                }
-            }
-            else {
-                if (!comment) {
-                    if (startPosition === null) {
-                        if (char === '#') {
-                            comment = true;
-                            continue;
-                        }
-                        let position = this.document.positionAt(offset + i);
-                        if (position.character !== 0) {
-                            startPosition = vscode_languageserver_types_1.Position.create(position.line, 0);
-                        }
-                    }
-                    end = i;
-                }
-            }
-        }
-        if (startPosition === null) {
-            // should only happen if the last argument is on its own line with
-            // no leading whitespace
-            ranges.push(vscode_languageserver_types_1.Range.create(this.document.positionAt(offset + end), this.document.positionAt(offset + end + 1)));
-        }
-        else {
-            ranges.push(vscode_languageserver_types_1.Range.create(startPosition, this.document.positionAt(offset + end + 1)));
-        }
-        return ranges;
-    }
-    getRawArgumentsContent() {
-        let args = this.getArguments();
-        if (args.length === 0) {
-            return null;
-        }
-        return this.getRangeContent(vscode_languageserver_types_1.Range.create(args[0].getRange().start, args[args.length - 1].getRange().end));
-    }
-    getArgumentsContent() {
-        let args = this.getArguments();
-        if (args.length === 0) {
-            return null;
-        }
-        let content = "";
-        let ranges = this.getArgumentsRanges();
-        let documentText = this.document.getText();
-        for (let range of ranges) {
-            content += documentText.substring(this.document.offsetAt(range.start), this.document.offsetAt(range.end));
-        }
-        return content;
-    }
-    getArguments() {
-        return this.getRawArguments();
-    }
-    getRawArguments() {
-        let args = [];
-        let range = this.getInstructionRange();
-        let extra = this.document.offsetAt(range.end) - this.document.offsetAt(range.start);
-        let content = this.getTextContent();
-        let fullArgs = content.substring(extra);
-        let offset = this.document.offsetAt(range.start) + extra;
-        let start = false;
-        let comment = false;
-        let found = -1;
-        // determines whether the parser has found a space or tab
-        // whitespace character that's a part of an escaped newline sequence
-        let escapedWhitespaceDetected = false;
-        // determines if the parser is currently in an escaped newline sequence
-        let escaping = false;
-        let escapeMarker = -1;
-        let escapedArg = "";
-        for (let i = 0; i < fullArgs.length; i++) {
-            let char = fullArgs.charAt(i);
-            if (util_1.Util.isWhitespace(char)) {
-                if (escaping) {
-                    escapedWhitespaceDetected = true;
-                    if (util_1.Util.isNewline(char)) {
-                        // reached a newline, any previously
-                        // detected whitespace should be ignored
-                        escapedWhitespaceDetected = false;
-                        if (comment) {
-                            // reached a newline, no longer in a comment
-                            comment = false;
-                            start = true;
-                        }
-                    }
-                    continue;
-                }
-                else if (found !== -1) {
-                    if (escapeMarker === -1) {
-                        args.push(new argument_1.Argument(escapedArg, vscode_languageserver_types_1.Range.create(this.document.positionAt(offset + found), this.document.positionAt(offset + i))));
-                    }
-                    else {
-                        args.push(new argument_1.Argument(escapedArg, vscode_languageserver_types_1.Range.create(this.document.positionAt(offset + found), this.document.positionAt(offset + escapeMarker))));
-                    }
-                    escapeMarker = -1;
-                    escapedArg = "";
-                    found = -1;
-                }
-            }
-            else if (char === this.escapeChar) {
-                let next = fullArgs.charAt(i + 1);
-                if (next === ' ' || next === '\t') {
-                    whitespaceCheck: for (let j = i + 2; j < fullArgs.length; j++) {
-                        let newlineCheck = fullArgs.charAt(j);
-                        switch (newlineCheck) {
-                            case ' ':
-                            case '\t':
-                                continue;
-                            case '\r':
-                                j++;
-                            case '\n':
-                                comment = false;
-                                escaping = true;
-                                start = true;
-                                if (found !== -1) {
-                                    escapeMarker = i;
-                                }
-                                i = j;
-                                break whitespaceCheck;
-                            default:
-                                escapeMarker = i;
-                                if (found === -1) {
-                                    i = j - 1;
-                                }
-                                break whitespaceCheck;
-                        }
-                    }
-                }
-                else if (next === '\r') {
-                    comment = false;
-                    escaping = true;
-                    start = true;
-                    if (found !== -1 && escapeMarker === -1) {
-                        escapeMarker = i;
-                    }
-                    i += 2;
-                }
-                else if (next === '\n') {
-                    comment = false;
-                    escaping = true;
-                    start = true;
-                    if (found !== -1 && escapeMarker === -1) {
-                        escapeMarker = i;
-                    }
-                    i++;
-                }
-                else {
-                    if (escapedWhitespaceDetected && escapeMarker !== -1) {
-                        args.push(new argument_1.Argument(escapedArg, vscode_languageserver_types_1.Range.create(this.document.positionAt(offset + found), this.document.positionAt(offset + escapeMarker))));
-                        escapedArg = "";
-                        found = -1;
-                    }
-                    escapeMarker = -1;
-                    escapedWhitespaceDetected = false;
-                    escaping = false;
-                    if (next === '$') {
-                        escapedArg = escapedArg + char + next;
-                    }
-                    else if (next === '') {
-                        // reached EOF, stop processing
-                        break;
-                    }
-                    else {
-                        escapedArg = escapedArg + next;
-                    }
-                    if (found === -1) {
-                        found = i;
-                    }
-                    i++;
-                }
-            }
-            else if (!comment) {
-                if (start && char === '#') {
-                    comment = true;
-                }
-                else {
-                    if (escapedWhitespaceDetected && escapeMarker !== -1) {
-                        args.push(new argument_1.Argument(escapedArg, vscode_languageserver_types_1.Range.create(this.document.positionAt(offset + found), this.document.positionAt(offset + escapeMarker))));
-                        escapedArg = "";
-                        found = -1;
-                    }
-                    escapedWhitespaceDetected = false;
-                    escaping = false;
-                    escapeMarker = -1;
-                    escapedArg = escapedArg + char;
-                    if (found === -1) {
-                        found = i;
-                    }
-                }
-                // non-whitespace character detected, reset
-                start = false;
-            }
-        }
-        if (found !== -1) {
-            if (escapeMarker === -1) {
-                args.push(new argument_1.Argument(escapedArg, vscode_languageserver_types_1.Range.create(this.document.positionAt(offset + found), this.document.positionAt(offset + fullArgs.length))));
-            }
-            else {
-                args.push(new argument_1.Argument(escapedArg, vscode_languageserver_types_1.Range.create(this.document.positionAt(offset + found), this.document.positionAt(offset + escapeMarker))));
-            }
-        }
-        return args;
-    }
-    getExpandedArguments() {
-        let args = this.getArguments();
-        for (let i = 0; i < args.length; i++) {
-            const argRange = args[i].getRange();
-            let offset = this.document.offsetAt(argRange.start);
-            const variables = this.parseVariables(offset, args[i].getValue());
-            const swaps = [];
-            let requiresExpansion = false;
-            for (let variable of variables) {
-                const value = this.dockerfile.resolveVariable(variable.getName(), variable.getNameRange().start.line);
-                swaps.push(value);
-                requiresExpansion = requiresExpansion || value !== undefined;
-            }
-            if (requiresExpansion) {
-                let expanded = "";
-                for (let j = 0; j < swaps.length; j++) {
-                    const variableRange = variables[j].getRange();
-                    const start = this.document.offsetAt(variableRange.start);
-                    const end = this.document.offsetAt(variableRange.end);
-                    if (swaps[j]) {
-                        // replace variable with its resolved value
-                        expanded += this.document.getText().substring(offset, start);
-                        expanded += swaps[j];
-                        offset = end;
-                    }
-                    else {
-                        expanded += this.document.getText().substring(offset, end);
-                        offset = end;
-                    }
-                }
-                const argEnd = this.document.offsetAt(argRange.end);
-                if (argEnd !== offset) {
-                    // if the variable's range doesn't match the argument,
-                    // append the remaining text
-                    expanded += this.document.getText().substring(offset, argEnd);
-                }
-                args[i] = new argument_1.Argument(expanded, argRange);
-            }
-        }
-        return args;
-    }
-    getVariables() {
-        const variables = [];
-        const args = this.getRawArguments();
-        for (const arg of args) {
-            let range = arg.getRange();
-            let rawValue = this.document.getText().substring(this.document.offsetAt(range.start), this.document.offsetAt(range.end));
-            const parsedVariables = this.parseVariables(this.document.offsetAt(arg.getRange().start), rawValue);
-            for (const parsedVariable of parsedVariables) {
-                variables.push(parsedVariable);
-            }
-        }
-        return variables;
-    }
-    parseVariables(offset, arg) {
-        let variables = [];
-        variableLoop: for (let i = 0; i < arg.length; i++) {
-            switch (arg.charAt(i)) {
-                case this.escapeChar:
-                    if (arg.charAt(i + 1) === '$') {
-                        i++;
-                    }
-                    break;
-                case '$':
-                    if (arg.charAt(i + 1) === '{') {
-                        let escapedString = "${";
-                        let escapedName = "";
-                        let nameEnd = -1;
-                        let escapedSubstitutionParameter = "";
-                        let substitutionStart = -1;
-                        let substitutionEnd = -1;
-                        let modifierRead = -1;
-                        nameLoop: for (let j = i + 2; j < arg.length; j++) {
-                            let char = arg.charAt(j);
-                            switch (char) {
-                                case this.escapeChar:
-                                    for (let k = j + 1; k < arg.length; k++) {
-                                        switch (arg.charAt(k)) {
-                                            case ' ':
-                                            case '\t':
-                                            case '\r':
-                                                // ignore whitespace
-                                                continue;
-                                            case '\n':
-                                                // escape this newline
-                                                j = k;
-                                                continue nameLoop;
-                                        }
-                                    }
-                                    break;
-                                case '}':
-                                    escapedString += '}';
-                                    let modifier = null;
-                                    let modifierRange = null;
-                                    let substitutionParameter = modifierRead !== -1 ? escapedSubstitutionParameter : null;
-                                    let substitutionRange = null;
-                                    if (nameEnd === -1) {
-                                        nameEnd = j;
-                                    }
-                                    else if (nameEnd + 1 === j) {
-                                        modifier = "";
-                                        modifierRange = vscode_languageserver_types_1.Range.create(this.document.positionAt(offset + nameEnd + 1), this.document.positionAt(offset + nameEnd + 1));
-                                    }
-                                    else {
-                                        if (substitutionStart === -1) {
-                                            // no substitution parameter found,
-                                            // but a modifier character existed,
-                                            // just offset the range by 1 from
-                                            // the modifier character
-                                            substitutionStart = modifierRead + 1;
-                                            substitutionEnd = modifierRead + 1;
-                                        }
-                                        else {
-                                            // offset one more from the last
-                                            // character found
-                                            substitutionEnd = substitutionEnd + 1;
-                                        }
-                                        modifier = arg.substring(modifierRead, modifierRead + 1);
-                                        modifierRange = vscode_languageserver_types_1.Range.create(this.document.positionAt(offset + modifierRead), this.document.positionAt(offset + modifierRead + 1));
-                                        substitutionRange = vscode_languageserver_types_1.Range.create(this.document.positionAt(offset + substitutionStart), this.document.positionAt(offset + substitutionEnd));
-                                    }
-                                    let start = this.document.positionAt(offset + i);
-                                    variables.push(new variable_1.Variable(escapedName, vscode_languageserver_types_1.Range.create(this.document.positionAt(offset + i + 2), this.document.positionAt(offset + nameEnd)), vscode_languageserver_types_1.Range.create(start, this.document.positionAt(offset + j + 1)), modifier, modifierRange, substitutionParameter, substitutionRange, this.dockerfile.resolveVariable(escapedName, start.line) !== undefined, this.isBuildVariable(escapedName, start.line), escapedString));
-                                    i = j;
-                                    continue variableLoop;
-                                case ':':
-                                    if (nameEnd === -1) {
-                                        nameEnd = j;
-                                    }
-                                    else if (modifierRead !== -1) {
-                                        if (substitutionStart === -1) {
-                                            substitutionStart = j;
-                                            substitutionEnd = j;
-                                        }
-                                        else {
-                                            substitutionEnd = j;
-                                        }
-                                        escapedSubstitutionParameter += ':';
-                                    }
-                                    else {
-                                        modifierRead = j;
-                                    }
-                                    escapedString += ':';
-                                    break;
-                                case '\n':
-                                case '\r':
-                                case ' ':
-                                case '\t':
-                                    break;
-                                default:
-                                    if (nameEnd === -1) {
-                                        escapedName += char;
-                                    }
-                                    else if (modifierRead !== -1) {
-                                        if (substitutionStart === -1) {
-                                            substitutionStart = j;
-                                            substitutionEnd = j;
-                                        }
-                                        else {
-                                            substitutionEnd = j;
-                                        }
-                                        escapedSubstitutionParameter += char;
-                                    }
-                                    else {
-                                        modifierRead = j;
-                                    }
-                                    escapedString += char;
-                                    break;
-                            }
-                        }
-                        // no } found, not a valid variable, stop processing
-                        break variableLoop;
-                    }
-                    else if (util_1.Util.isWhitespace(arg.charAt(i + 1)) || i === arg.length - 1) {
-                        // $ followed by whitespace or EOF, ignore this variable
-                        continue;
-                    }
-                    else {
-                        let escapedName = "";
-                        nameLoop: for (let j = i + 1; j < arg.length; j++) {
-                            let char = arg.charAt(j);
-                            switch (char) {
-                                case '\r':
-                                case '\n':
-                                case ' ':
-                                case '\t':
-                                    continue;
-                                case '$':
-                                case '\'':
-                                case '"':
-                                    let varStart = this.document.positionAt(offset + i);
-                                    variables.push(new variable_1.Variable(escapedName, vscode_languageserver_types_1.Range.create(this.document.positionAt(offset + i + 1), this.document.positionAt(offset + j)), vscode_languageserver_types_1.Range.create(varStart, this.document.positionAt(offset + j)), null, null, null, null, this.dockerfile.resolveVariable(escapedName, varStart.line) !== undefined, this.isBuildVariable(escapedName, varStart.line), '$' + escapedName));
-                                    i = j - 1;
-                                    continue variableLoop;
-                                case this.escapeChar:
-                                    for (let k = j + 1; k < arg.length; k++) {
-                                        switch (arg.charAt(k)) {
-                                            case ' ':
-                                            case '\t':
-                                            case '\r':
-                                                // ignore whitespace
-                                                continue;
-                                            case '\n':
-                                                // escape this newline
-                                                j = k;
-                                                continue nameLoop;
-                                        }
-                                    }
-                                    // reached EOF after an escape character
-                                    let start = this.document.positionAt(offset + i);
-                                    variables.push(new variable_1.Variable(escapedName, vscode_languageserver_types_1.Range.create(this.document.positionAt(offset + i + 1), this.document.positionAt(offset + j)), vscode_languageserver_types_1.Range.create(start, this.document.positionAt(offset + j)), null, null, null, null, this.dockerfile.resolveVariable(escapedName, start.line) !== undefined, this.isBuildVariable(escapedName, start.line), '$' + escapedName));
-                                    break variableLoop;
-                            }
-                            if (char.match(/^[a-z0-9_]+$/i) === null) {
-                                let varStart = this.document.positionAt(offset + i);
-                                variables.push(new variable_1.Variable(escapedName, vscode_languageserver_types_1.Range.create(this.document.positionAt(offset + i + 1), this.document.positionAt(offset + j)), vscode_languageserver_types_1.Range.create(varStart, this.document.positionAt(offset + j)), null, null, null, null, this.dockerfile.resolveVariable(escapedName, varStart.line) !== undefined, this.isBuildVariable(escapedName, varStart.line), '$' + escapedName));
-                                i = j - 1;
-                                continue variableLoop;
-                            }
-                            escapedName += char;
-                        }
-                        let start = this.document.positionAt(offset + i);
-                        variables.push(new variable_1.Variable(escapedName, vscode_languageserver_types_1.Range.create(this.document.positionAt(offset + i + 1), this.document.positionAt(offset + arg.length)), vscode_languageserver_types_1.Range.create(start, this.document.positionAt(offset + arg.length)), null, null, null, null, this.dockerfile.resolveVariable(escapedName, start.line) !== undefined, this.isBuildVariable(escapedName, start.line), '$' + escapedName));
-                    }
-                    break variableLoop;
-            }
-        }
-        return variables;
-    }
-    isBuildVariable(variable, line) {
-        if (this.getKeyword() === main_1.Keyword.FROM) {
-            for (const initialArg of this.dockerfile.getInitialARGs()) {
-                const arg = initialArg;
-                const property = arg.getProperty();
-                if (property && variable === property.getName()) {
-                    return true;
-                }
-            }
-            return undefined;
-        }
-        let image = this.dockerfile.getContainingImage(vscode_languageserver_types_1.Position.create(line, 0));
-        let envs = image.getENVs();
-        for (let i = envs.length - 1; i >= 0; i--) {
-            if (envs[i].isBefore(line)) {
-                for (let property of envs[i].getProperties()) {
-                    if (property.getName() === variable) {
-                        return false;
-                    }
-                }
-            }
-        }
-        let args = image.getARGs();
-        for (let i = args.length - 1; i >= 0; i--) {
-            if (args[i].isBefore(line)) {
-                let property = args[i].getProperty();
-                if (property && property.getName() === variable) {
-                    return true;
-                }
-            }
-        }
-        return undefined;
-    }
-    createSingleLineHeredocs(args) {
-        const heredocs = [];
-        // instruction only on one line, if heredocs exist they would be incomplete
-        for (const arg of args) {
-            const value = arg.getValue();
-            if (value.startsWith("<<") && util_1.Util.parseHeredocName(value) !== null) {
-                const startRange = arg.getRange();
-                const nameRange = this.getNameRange(startRange);
-                const name = this.getName(nameRange);
-                heredocs.push(new heredoc_1.Heredoc(startRange, name, nameRange, null, null));
-            }
-        }
-        return heredocs;
-    }
-    getName(nameRange) {
-        const content = this.document.getText(nameRange);
-        let escaping = false;
-        let name = "";
-        nameLoop: for (let i = 0; i < content.length; i++) {
-            const ch = content.charAt(i);
-            switch (ch) {
-                case this.escapeChar:
-                    escaping = true;
-                    for (let j = i + 1; j < content.length; j++) {
-                        switch (content.charAt(j)) {
-                            case ' ':
-                            case '\t':
-                                break;
-                            case '\r':
-                                i = j + 1;
-                                continue nameLoop;
-                            case '\n':
-                                i = j;
-                                continue nameLoop;
-                            default:
-                                name += content.charAt(j);
-                                i = j;
-                                continue nameLoop;
-                        }
-                    }
-                    break;
-                case '#':
-                    if (escaping) {
-                        for (let j = i + 1; j < content.length; j++) {
-                            switch (content.charAt(j)) {
-                                case '\n':
-                                    i = j;
-                                    continue nameLoop;
-                            }
-                        }
-                    }
-                case ' ':
-                case '\t':
-                case '\r':
-                case '\n':
-                    if (escaping) {
-                        break;
-                    }
-                default:
-                    name += ch;
-                    break;
-            }
-        }
-        return name;
-    }
-    getNameRange(startRange) {
-        const content = this.document.getText(startRange);
-        let endFound = false;
-        let searchHyphen = false;
-        let start = -1;
-        let end = -1;
-        let escaping = false;
-        let quote = null;
-        contentLoop: for (let i = 0; i < content.length; i++) {
-            const ch = content.charAt(i);
-            switch (ch) {
-                case '"':
-                case '\'':
-                    if (quote === ch) {
-                        break contentLoop;
-                    }
-                    quote = ch;
-                    continue;
-                case this.escapeChar:
-                    for (let j = i + 1; j < content.length; j++) {
-                        switch (content.charAt(j)) {
-                            case '\n':
-                                escaping = true;
-                                j = i;
-                                continue contentLoop;
-                        }
-                    }
-                    break;
-                case ' ':
-                case '\t':
-                case '\r':
-                case '\n':
-                    break;
-                case '<':
-                    if (endFound) {
-                        searchHyphen = true;
-                    }
-                    else {
-                        endFound = true;
-                    }
-                    break;
-                case '-':
-                    if (searchHyphen) {
-                        searchHyphen = false;
-                        break;
-                    }
-                case '#':
-                    if (escaping) {
-                        for (let j = i + 1; j < content.length; j++) {
-                            switch (content.charAt(j)) {
-                                case '\n':
-                                    i = j;
-                                    continue contentLoop;
-                            }
-                        }
-                    }
-                default:
-                    if (start === -1) {
-                        start = i;
-                    }
-                    if (quote !== null) {
-                        end = i + 1;
-                        break;
-                    }
-                    break contentLoop;
-            }
-        }
-        if (start === -1) {
-            return vscode_languageserver_types_1.Range.create(startRange.end, startRange.end);
-        }
-        const nameStart = this.document.positionAt(this.document.offsetAt(startRange.start) + start);
-        const nameEnd = quote !== null ? this.document.positionAt(this.document.offsetAt(startRange.start) + end) : startRange.end;
-        return vscode_languageserver_types_1.Range.create(nameStart, nameEnd);
-    }
-    getHeredocs() {
-        const args = this.getArguments();
-        if (args.length === 0) {
-            return [];
-        }
-        const heredocs = [];
-        const range = this.getRange();
-        if (range.start.line === range.end.line) {
-            // instruction only on one line, if heredocs exist they would be incomplete
-            return this.createSingleLineHeredocs(args);
-        }
-        const heredocDefinitions = [];
-        let heredocsProcessed = false;
-        let escaping = false;
-        let contentStart = -1;
-        let contentEnd = -1;
-        let lineStart = -1;
-        let currentHeredoc = 0;
-        const startOffset = this.document.offsetAt(args[0].getRange().start);
-        const content = this.getRangeContent(vscode_languageserver_types_1.Range.create(args[0].getRange().start, this.getRange().end));
-        contentLoop: for (let i = 0; i < content.length; i++) {
-            switch (content.charAt(i)) {
-                case this.escapeChar:
-                    escaping = true;
-                    for (let j = i + 1; j < content.length; j++) {
-                        switch (content.charAt(j)) {
-                            case ' ':
-                            case '\t':
-                                break;
-                            case '\r':
-                                j++;
-                            case '\n':
-                                i = j;
-                                continue contentLoop;
-                            default:
-                                i = j;
-                                continue contentLoop;
-                        }
-                    }
-                    break;
-                case '\r':
-                    break;
-                case '\n':
-                    if (escaping) {
-                        break;
-                    }
-                    if (heredocsProcessed) {
-                        if (contentStart === -1) {
-                            contentStart = i;
-                        }
-                        contentEnd = i;
-                        const arg = heredocDefinitions[currentHeredoc];
-                        const startRange = arg.getRange();
-                        const nameRange = this.getNameRange(startRange);
-                        const name = this.getName(nameRange);
-                        const delimiterRange = this.getDelimiterRange(arg, name, vscode_languageserver_types_1.Range.create(this.document.positionAt(startOffset + lineStart), this.document.positionAt(startOffset + i)));
-                        if (delimiterRange !== null) {
-                            const contentRange = vscode_languageserver_types_1.Range.create(this.document.positionAt(startOffset + contentStart), this.document.positionAt(startOffset + lineStart - 1));
-                            heredocs.push(new heredoc_1.Heredoc(startRange, name, nameRange, contentRange, delimiterRange));
-                            contentStart = -1;
-                            currentHeredoc++;
-                        }
-                        lineStart = -1;
-                    }
-                    else {
-                        // found a newline that hasn't been escaped,
-                        // must be in a heredoc
-                        const offsetLimit = startOffset + i;
-                        for (const arg of args) {
-                            // check if this argument is on the initial line of the instruction,
-                            // note that it may not all be on the same line due to escaped newlines,
-                            // because of that we need to use offset checks instead of line checks
-                            // as an argument being on a different line in the document does not
-                            // imply it is on a different line from the Dockerfile's point of view
-                            if (this.document.offsetAt(arg.getRange().start) < offsetLimit) {
-                                if (arg.getValue().startsWith("<<")) {
-                                    heredocDefinitions.push(arg);
-                                }
-                            }
-                            else {
-                                break;
-                            }
-                        }
-                        heredocsProcessed = true;
-                        lineStart = -1;
-                        continue contentLoop;
-                    }
-                    break;
-                case ' ':
-                case '\t':
-                    if (escaping) {
-                        break;
-                    }
-                case '#':
-                    if (escaping) {
-                        for (let j = i + 1; j < content.length; j++) {
-                            switch (content.charAt(j)) {
-                                case '\n':
-                                    i = j;
-                                    continue contentLoop;
-                            }
-                        }
-                    }
-                default:
-                    if (escaping) {
-                        escaping = false;
-                    }
-                    if (heredocsProcessed) {
-                        if (contentStart === -1) {
-                            contentStart = i;
-                        }
-                        if (lineStart === -1) {
-                            lineStart = i;
-                        }
-                    }
-                    break;
-            }
-        }
-        if (heredocsProcessed) {
-            const arg = heredocDefinitions[currentHeredoc];
-            const startRange = arg.getRange();
-            const nameRange = this.getNameRange(startRange);
-            const name = this.getName(nameRange);
-            let contentRange = null;
-            // check if the last line of this instruction matches the name of the last heredoc
-            const delimiterRange = this.getDelimiterRange(arg, name, vscode_languageserver_types_1.Range.create(this.document.positionAt(startOffset + lineStart), range.end));
-            if (delimiterRange === null) {
-                contentRange = vscode_languageserver_types_1.Range.create(this.document.positionAt(startOffset + contentStart), range.end);
-            }
-            else if (contentEnd !== -1) {
-                contentRange = vscode_languageserver_types_1.Range.create(this.document.positionAt(startOffset + contentStart), this.document.positionAt(startOffset + contentEnd));
-            }
-            heredocs.push(new heredoc_1.Heredoc(startRange, name, nameRange, contentRange, delimiterRange));
-            currentHeredoc++;
-            for (let i = currentHeredoc; i < heredocDefinitions.length; i++) {
-                const arg = heredocDefinitions[currentHeredoc];
-                const startRange = arg.getRange();
-                const nameRange = this.getNameRange(startRange);
-                const name = this.getName(nameRange);
-                heredocs.push(new heredoc_1.Heredoc(startRange, name, nameRange, null, null));
-                currentHeredoc++;
-            }
-        }
-        else {
-            // instruction only on one line, if heredocs exist they would be incomplete
-            return this.createSingleLineHeredocs(args);
-        }
-        return heredocs;
-    }
-    getDelimiterRange(startArg, name, candidateRange) {
-        const text = this.document.getText(candidateRange);
-        if (startArg.getValue().startsWith("<<-")) {
-            // remove tabs in the front
-            let index = 0;
-            while (text.charAt(index) === '\t') {
-                index++;
-            }
-            if (text.substring(index) === name) {
-                return vscode_languageserver_types_1.Range.create(vscode_languageserver_types_1.Position.create(candidateRange.start.line, index), candidateRange.end);
-            }
-            return null;
-        }
-        return text === name ? candidateRange : null;
-    }
-}
-exports.Instruction = Instruction;
-
-
-/***/ }),
-
-/***/ 9618:
-/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
-
-
-Object.defineProperty(exports, "__esModule", ({ value: true }));
-exports.Add = void 0;
-const jsonInstruction_1 = __nccwpck_require__(5305);
-class Add extends jsonInstruction_1.JSONInstruction {
-    constructor(document, range, dockerfile, escapeChar, instruction, instructionRange) {
-        super(document, range, dockerfile, escapeChar, instruction, instructionRange);
-    }
-    stopSearchingForFlags(argument) {
-        return argument.indexOf("--") === -1;
-    }
-}
-exports.Add = Add;
-
-
-/***/ }),
-
-/***/ 4381:
-/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
-
-
-Object.defineProperty(exports, "__esModule", ({ value: true }));
-exports.Arg = void 0;
-const property_1 = __nccwpck_require__(9602);
-const propertyInstruction_1 = __nccwpck_require__(4984);
-class Arg extends propertyInstruction_1.PropertyInstruction {
-    constructor(document, range, dockerfile, escapeChar, instruction, instructionRange) {
-        super(document, range, dockerfile, escapeChar, instruction, instructionRange);
-        this.property = null;
-        const args = this.getPropertyArguments();
-        if (args.length === 1) {
-            this.property = new property_1.Property(this.document, this.escapeChar, args[0]);
-        }
-        else {
-            this.property = null;
-        }
-    }
-    /**
-     * Returns the variable defined by this ARG. This may be null if
-     * this ARG instruction is malformed and has no variable
-     * declaration.
-     */
-    getProperty() {
-        return this.property;
-    }
-}
-exports.Arg = Arg;
-
-
-/***/ }),
-
-/***/ 5517:
-/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
-
-
-Object.defineProperty(exports, "__esModule", ({ value: true }));
-exports.Cmd = void 0;
-const jsonInstruction_1 = __nccwpck_require__(5305);
-class Cmd extends jsonInstruction_1.JSONInstruction {
-    constructor(document, range, dockerfile, escapeChar, instruction, instructionRange) {
-        super(document, range, dockerfile, escapeChar, instruction, instructionRange);
-    }
-}
-exports.Cmd = Cmd;
-
-
-/***/ }),
-
-/***/ 444:
-/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
-
-
-Object.defineProperty(exports, "__esModule", ({ value: true }));
-exports.Copy = void 0;
-const jsonInstruction_1 = __nccwpck_require__(5305);
-class Copy extends jsonInstruction_1.JSONInstruction {
-    constructor(document, range, dockerfile, escapeChar, instruction, instructionRange) {
-        super(document, range, dockerfile, escapeChar, instruction, instructionRange);
-    }
-    stopSearchingForFlags(argument) {
-        return argument.indexOf("--") === -1;
-    }
-    getFromFlag() {
-        let flags = super.getFlags();
-        return flags.length === 1 && flags[0].getName() === "from" ? flags[0] : null;
-    }
-    /**
-     * Returns there here-documents that are defined in this RUN
-     * instruction.
-     *
-     * This API is experimental and subject to change.
-     */
-    getHeredocs() {
-        return super.getHeredocs();
-    }
-}
-exports.Copy = Copy;
-
-
-/***/ }),
-
-/***/ 1835:
-/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
-
-
-Object.defineProperty(exports, "__esModule", ({ value: true }));
-exports.Entrypoint = void 0;
-const jsonInstruction_1 = __nccwpck_require__(5305);
-class Entrypoint extends jsonInstruction_1.JSONInstruction {
-    constructor(document, range, dockerfile, escapeChar, instruction, instructionRange) {
-        super(document, range, dockerfile, escapeChar, instruction, instructionRange);
-    }
-}
-exports.Entrypoint = Entrypoint;
-
-
-/***/ }),
-
-/***/ 1822:
-/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
-
-
-Object.defineProperty(exports, "__esModule", ({ value: true }));
-exports.Env = void 0;
-const propertyInstruction_1 = __nccwpck_require__(4984);
-class Env extends propertyInstruction_1.PropertyInstruction {
-    constructor(document, range, dockerfile, escapeChar, instruction, instructionRange) {
-        super(document, range, dockerfile, escapeChar, instruction, instructionRange);
-    }
-    getProperties() {
-        return super.getProperties();
-    }
-}
-exports.Env = Env;
-
-
-/***/ }),
-
-/***/ 5377:
-/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
-
-
-Object.defineProperty(exports, "__esModule", ({ value: true }));
-exports.From = void 0;
-const vscode_languageserver_types_1 = __nccwpck_require__(4612);
-const modifiableInstruction_1 = __nccwpck_require__(2393);
-class From extends modifiableInstruction_1.ModifiableInstruction {
-    constructor(document, range, dockerfile, escapeChar, instruction, instructionRange) {
-        super(document, range, dockerfile, escapeChar, instruction, instructionRange);
-    }
-    stopSearchingForFlags(argument) {
-        return argument.indexOf("--") === -1;
-    }
-    getImage() {
-        const args = this.getArguments();
-        return args.length > 0 ? args[0].getValue() : null;
-    }
-    /**
-     * Returns the name of the image that will be used as the base image.
-     *
-     * @return the base image's name, or null if unspecified
-     */
-    getImageName() {
-        const imageName = this.getRangeContent(this.getImageNameRange());
-        if (imageName === null) {
-            return null;
-        }
-        let commented = false;
-        let escaped = false;
-        let name = "";
-        for (let i = 0; i < imageName.length; i++) {
-            const ch = imageName.charAt(i);
-            switch (ch) {
-                case this.escapeChar:
-                    escaped = true;
-                    break;
-                case '\r':
-                    continue;
-                case '\n':
-                    commented = false;
-                    break;
-                case ' ':
-                case '\t':
-                    break;
-                case '#':
-                    if (escaped) {
-                        commented = true;
-                    }
-                    else {
-                        name = name + ch;
-                        escaped = false;
-                    }
-                    break;
-                default:
-                    if (!commented) {
-                        name = name + ch;
-                        escaped = false;
-                    }
-                    break;
-            }
-        }
-        return name;
-    }
-    /**
-     * Returns the range that covers the name of the image used by
-     * this instruction.
-     *
-     * @return the range of the name of this instruction's argument,
-     *         or null if no image has been specified
-     */
-    getImageNameRange() {
-        let range = this.getImageRange();
-        if (range) {
-            let registryRange = this.getRegistryRange();
-            if (registryRange) {
-                range.start = this.document.positionAt(this.document.offsetAt(registryRange.end) + 1);
-            }
-            let tagRange = this.getImageTagRange();
-            let digestRange = this.getImageDigestRange();
-            if (tagRange === null) {
-                if (digestRange !== null) {
-                    range.end = this.document.positionAt(this.document.offsetAt(digestRange.start) - 1);
-                }
-            }
-            else {
-                range.end = this.document.positionAt(this.document.offsetAt(tagRange.start) - 1);
-            }
-            return range;
-        }
-        return null;
-    }
-    /**
-     * Returns the range that covers the image argument of this
-     * instruction. This includes the tag or digest of the image if
-     * it has been specified by the instruction.
-     *
-     * @return the range of the image argument, or null if no image
-     *         has been specified
-     */
-    getImageRange() {
-        let args = this.getArguments();
-        return args.length !== 0 ? args[0].getRange() : null;
-    }
-    getImageTag() {
-        return this.getRangeContent(this.getImageTagRange());
-    }
-    /**
-     * Returns the range in the document that the tag of the base
-     * image encompasses.
-     *
-     * @return the base image's tag's range in the document, or null
-     *         if no tag has been specified
-     */
-    getImageTagRange() {
-        const range = this.getImageRange();
-        if (range) {
-            const rangeStartOffset = this.document.offsetAt(range.start);
-            const content = this.getRangeContent(range);
-            const atIndex = this.indexOf(rangeStartOffset, content, '@');
-            const slashIndex = content.indexOf('/');
-            if (atIndex === -1) {
-                const colonIndex = this.lastIndexOf(rangeStartOffset, content, ':');
-                if (colonIndex > slashIndex) {
-                    return vscode_languageserver_types_1.Range.create(this.document.positionAt(rangeStartOffset + colonIndex + 1), range.end);
-                }
-            }
-            const subcontent = content.substring(0, atIndex);
-            const subcolonIndex = subcontent.indexOf(':');
-            if (subcolonIndex === -1) {
-                return null;
-            }
-            if (slashIndex === -1) {
-                // slash not found suggests no registry and no namespace defined
-                return vscode_languageserver_types_1.Range.create(this.document.positionAt(rangeStartOffset + subcolonIndex + 1), this.document.positionAt(rangeStartOffset + atIndex));
-            }
-            // both colon and slash found, check if it is a port
-            if (subcolonIndex < slashIndex) {
-                return null;
-            }
-            return vscode_languageserver_types_1.Range.create(this.document.positionAt(rangeStartOffset + subcolonIndex + 1), this.document.positionAt(rangeStartOffset + subcontent.length));
-        }
-        return null;
-    }
-    getImageDigest() {
-        return this.getRangeContent(this.getImageDigestRange());
-    }
-    /**
-     * Returns the range in the document that the digest of the base
-     * image encompasses.
-     *
-     * @return the base image's digest's range in the document, or null
-     *         if no digest has been specified
-     */
-    getImageDigestRange() {
-        let range = this.getImageRange();
-        if (range) {
-            let content = this.getRangeContent(range);
-            let index = this.lastIndexOf(this.document.offsetAt(range.start), content, '@');
-            if (index !== -1) {
-                return vscode_languageserver_types_1.Range.create(range.start.line, range.start.character + index + 1, range.end.line, range.end.character);
-            }
-        }
-        return null;
-    }
-    indexOf(documentOffset, content, searchString) {
-        let index = content.indexOf(searchString);
-        const variables = this.getVariables();
-        for (let i = 0; i < variables.length; i++) {
-            const position = documentOffset + index;
-            const variableRange = variables[i].getRange();
-            if (this.document.offsetAt(variableRange.start) < position && position < this.document.offsetAt(variableRange.end)) {
-                const offset = this.document.offsetAt(variableRange.end) - documentOffset;
-                const substring = content.substring(offset);
-                const subIndex = substring.indexOf(searchString);
-                if (subIndex === -1) {
-                    return -1;
-                }
-                index = subIndex + offset;
-                i = -1;
-                continue;
-            }
-        }
-        return index;
-    }
-    lastIndexOf(documentOffset, content, searchString) {
-        let index = content.lastIndexOf(searchString);
-        const variables = this.getVariables();
-        for (let i = 0; i < variables.length; i++) {
-            const position = documentOffset + index;
-            const variableRange = variables[i].getRange();
-            if (this.document.offsetAt(variableRange.start) < position && position < this.document.offsetAt(variableRange.end)) {
-                index = content.substring(0, index).lastIndexOf(searchString);
-                if (index === -1) {
-                    return -1;
-                }
-                i = -1;
-                continue;
-            }
-        }
-        return index;
-    }
-    getRegistry() {
-        return this.getRangeContent(this.getRegistryRange());
-    }
-    getRegistryRange() {
-        const range = this.getImageRange();
-        if (range) {
-            const tagRange = this.getImageTagRange();
-            const digestRange = this.getImageDigestRange();
-            if (tagRange === null) {
-                if (digestRange !== null) {
-                    range.end = this.document.positionAt(this.document.offsetAt(digestRange.start) - 1);
-                }
-            }
-            else {
-                range.end = this.document.positionAt(this.document.offsetAt(tagRange.start) - 1);
-            }
-            const content = this.getRangeContent(range);
-            const rangeStart = this.document.offsetAt(range.start);
-            const startingSlashIndex = this.indexOf(rangeStart, content, '/');
-            if (startingSlashIndex === -1) {
-                return null;
-            }
-            const portIndex = this.indexOf(rangeStart, content, ':');
-            const dotIndex = this.indexOf(rangeStart, content, '.');
-            // hostname detected
-            if (portIndex !== -1 || dotIndex !== -1) {
-                return vscode_languageserver_types_1.Range.create(range.start, this.document.positionAt(rangeStart + startingSlashIndex));
-            }
-            const registry = content.substring(0, startingSlashIndex);
-            // localhost registry detected
-            if (registry === 'localhost') {
-                return vscode_languageserver_types_1.Range.create(range.start, this.document.positionAt(rangeStart + startingSlashIndex));
-            }
-        }
-        return null;
-    }
-    getBuildStage() {
-        let range = this.getBuildStageRange();
-        return range === null ? null : this.getRangeContent(range);
-    }
-    getBuildStageRange() {
-        let args = this.getArguments();
-        if (args.length > 2 && args[1].getValue().toUpperCase() === "AS") {
-            return args[2].getRange();
-        }
-        return null;
-    }
-    getPlatformFlag() {
-        let flags = super.getFlags();
-        return flags.length === 1 && flags[0].getName() === "platform" ? flags[0] : null;
-    }
-}
-exports.From = From;
-
-
-/***/ }),
-
-/***/ 3548:
-/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
-
-
-Object.defineProperty(exports, "__esModule", ({ value: true }));
-exports.Healthcheck = void 0;
-const modifiableInstruction_1 = __nccwpck_require__(2393);
-class Healthcheck extends modifiableInstruction_1.ModifiableInstruction {
-    constructor(document, range, dockerfile, escapeChar, instruction, instructionRange) {
-        super(document, range, dockerfile, escapeChar, instruction, instructionRange);
-    }
-    stopSearchingForFlags(argument) {
-        argument = argument.toUpperCase();
-        return argument === "CMD" || argument === "NONE";
-    }
-    getSubcommand() {
-        let args = this.getArguments();
-        return args.length !== 0 ? args[0] : null;
-    }
-}
-exports.Healthcheck = Healthcheck;
-
-
-/***/ }),
-
-/***/ 3871:
-/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
-
-
-Object.defineProperty(exports, "__esModule", ({ value: true }));
-exports.Label = void 0;
-const propertyInstruction_1 = __nccwpck_require__(4984);
-const util_1 = __nccwpck_require__(7459);
-class Label extends propertyInstruction_1.PropertyInstruction {
-    constructor(document, range, dockerfile, escapeChar, instruction, instructionRange) {
-        super(document, range, dockerfile, escapeChar, instruction, instructionRange);
-    }
-    getVariables() {
-        const variables = super.getVariables();
-        const properties = this.getProperties();
-        // iterate over all of this LABEL's properties
-        for (const property of properties) {
-            const value = property.getUnescapedValue();
-            // check if the value is contained in single quotes,
-            // single quotes would indicate a literal value
-            if (value !== null && value.length > 2 && value.charAt(0) === '\'' && value.charAt(value.length - 1) === '\'') {
-                const range = property.getValueRange();
-                for (let i = 0; i < variables.length; i++) {
-                    // if a variable is in a single quote, remove it from the list
-                    if (util_1.Util.isInsideRange(variables[i].getRange().start, range)) {
-                        variables.splice(i, 1);
-                        i--;
-                    }
-                }
-            }
-        }
-        return variables;
-    }
-    getProperties() {
-        return super.getProperties();
-    }
-}
-exports.Label = Label;
-
-
-/***/ }),
-
-/***/ 5554:
-/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
-
-
-Object.defineProperty(exports, "__esModule", ({ value: true }));
-exports.Onbuild = void 0;
-const vscode_languageserver_types_1 = __nccwpck_require__(4612);
-const parser_1 = __nccwpck_require__(7988);
-const instruction_1 = __nccwpck_require__(5279);
-class Onbuild extends instruction_1.Instruction {
-    constructor(document, range, dockerfile, escapeChar, instruction, instructionRange) {
-        super(document, range, dockerfile, escapeChar, instruction, instructionRange);
-    }
-    getTrigger() {
-        let trigger = this.getTriggerWord();
-        return trigger === null ? null : trigger.toUpperCase();
-    }
-    getTriggerWord() {
-        return this.getRangeContent(this.getTriggerRange());
-    }
-    getTriggerRange() {
-        let args = this.getArguments();
-        return args.length > 0 ? args[0].getRange() : null;
-    }
-    getTriggerInstruction() {
-        let triggerRange = this.getTriggerRange();
-        if (triggerRange === null) {
-            return null;
-        }
-        let args = this.getArguments();
-        return parser_1.Parser.createInstruction(this.document, this.dockerfile, this.escapeChar, vscode_languageserver_types_1.Range.create(args[0].getRange().start, this.getRange().end), this.getTriggerWord(), triggerRange);
-    }
-}
-exports.Onbuild = Onbuild;
-
-
-/***/ }),
-
-/***/ 7224:
-/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
-
-
-Object.defineProperty(exports, "__esModule", ({ value: true }));
-exports.Run = void 0;
-const jsonInstruction_1 = __nccwpck_require__(5305);
-class Run extends jsonInstruction_1.JSONInstruction {
-    constructor(document, range, dockerfile, escapeChar, instruction, instructionRange) {
-        super(document, range, dockerfile, escapeChar, instruction, instructionRange);
-    }
-    stopSearchingForFlags(argument) {
-        return argument.indexOf("--") === -1;
-    }
-    /**
-     * Returns there here-documents that are defined in this RUN
-     * instruction.
-     *
-     * This API is experimental and subject to change.
-     */
-    getHeredocs() {
-        return super.getHeredocs();
-    }
-}
-exports.Run = Run;
-
-
-/***/ }),
-
-/***/ 7523:
-/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
-
-
-Object.defineProperty(exports, "__esModule", ({ value: true }));
-exports.Shell = void 0;
-const jsonInstruction_1 = __nccwpck_require__(5305);
-class Shell extends jsonInstruction_1.JSONInstruction {
-    constructor(document, range, dockerfile, escapeChar, instruction, instructionRange) {
-        super(document, range, dockerfile, escapeChar, instruction, instructionRange);
-    }
-}
-exports.Shell = Shell;
-
-
-/***/ }),
-
-/***/ 4301:
-/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
-
-
-Object.defineProperty(exports, "__esModule", ({ value: true }));
-exports.Stopsignal = void 0;
-const instruction_1 = __nccwpck_require__(5279);
-class Stopsignal extends instruction_1.Instruction {
-    constructor(document, range, dockerfile, escapeChar, instruction, instructionRange) {
-        super(document, range, dockerfile, escapeChar, instruction, instructionRange);
-    }
-}
-exports.Stopsignal = Stopsignal;
-
-
-/***/ }),
-
-/***/ 3998:
-/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
-
-
-Object.defineProperty(exports, "__esModule", ({ value: true }));
-exports.User = void 0;
-const instruction_1 = __nccwpck_require__(5279);
-class User extends instruction_1.Instruction {
-    constructor(document, range, dockerfile, escapeChar, instruction, instructionRange) {
-        super(document, range, dockerfile, escapeChar, instruction, instructionRange);
-    }
-}
-exports.User = User;
-
-
-/***/ }),
-
-/***/ 1347:
-/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
-
-
-Object.defineProperty(exports, "__esModule", ({ value: true }));
-exports.Volume = void 0;
-const jsonInstruction_1 = __nccwpck_require__(5305);
-class Volume extends jsonInstruction_1.JSONInstruction {
-    constructor(document, range, dockerfile, escapeChar, instruction, instructionRange) {
-        super(document, range, dockerfile, escapeChar, instruction, instructionRange);
-    }
-}
-exports.Volume = Volume;
-
-
-/***/ }),
-
-/***/ 7529:
-/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
-
-
-Object.defineProperty(exports, "__esModule", ({ value: true }));
-exports.Workdir = void 0;
-const instruction_1 = __nccwpck_require__(5279);
-class Workdir extends instruction_1.Instruction {
-    constructor(document, range, dockerfile, escapeChar, instruction, instructionRange) {
-        super(document, range, dockerfile, escapeChar, instruction, instructionRange);
-    }
-    /**
-     * Returns the path that has been defined. Note that this path may
-     * be absolute or relative depending on what was written in the
-     * instruction.
-     *
-     * @return the working directory's path, or null if this
-     *         instruction has no arguments
-     */
-    getPath() {
-        return this.getArgumentsContent();
-    }
-    /**
-     * Returns the absolute path that this instruction resolves to. The
-     * function will inspect prior WORKDIR instructions in the current
-     * image or another build stage in the Dockerfile to try to
-     * determine this.
-     *
-     * @return the absolute path of the working directory, or null if
-     *         this instruction has no arguments, or undefined if it
-     *         cannot be determined because only relative paths could be
-     *         found
-     */
-    getAbsolutePath() {
-        const path = this.getPath();
-        if (path === null || path.startsWith("/")) {
-            return path;
-        }
-        const startLine = this.getRange().start.line;
-        const hierarchy = this.dockerfile.getStageHierarchy(startLine);
-        for (let i = hierarchy.length - 1; i >= 0; i--) {
-            const workdirs = hierarchy[i].getWORKDIRs();
-            for (let j = workdirs.length - 1; j >= 0; j--) {
-                if (workdirs[j].getRange().start.line < startLine) {
-                    const parent = workdirs[j].getAbsolutePath();
-                    if (parent === undefined || parent === null) {
-                        return undefined;
-                    }
-                    return parent.endsWith("/") ? parent + path : parent + "/" + path;
-                }
-            }
-        }
-        return undefined;
-    }
-}
-exports.Workdir = Workdir;
-
-
-/***/ }),
-
-/***/ 3702:
-/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
-
-
-Object.defineProperty(exports, "__esModule", ({ value: true }));
-exports.JSONArgument = void 0;
-const argument_1 = __nccwpck_require__(5940);
-class JSONArgument extends argument_1.Argument {
-    constructor(value, range, jsonRange) {
-        super(value, range);
-        this.jsonRange = jsonRange;
-    }
-    getJSONRange() {
-        return this.jsonRange;
-    }
-    getJSONValue() {
-        let value = super.getValue();
-        value = value.substring(1, value.length - 1);
-        return value;
-    }
-}
-exports.JSONArgument = JSONArgument;
-
-
-/***/ }),
-
-/***/ 5305:
-/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
-
-
-Object.defineProperty(exports, "__esModule", ({ value: true }));
-exports.JSONInstruction = void 0;
-const vscode_languageserver_types_1 = __nccwpck_require__(4612);
-const argument_1 = __nccwpck_require__(5940);
-const jsonArgument_1 = __nccwpck_require__(3702);
-const modifiableInstruction_1 = __nccwpck_require__(2393);
-class JSONInstruction extends modifiableInstruction_1.ModifiableInstruction {
-    constructor(document, range, dockerfile, escapeChar, instruction, instructionRange) {
-        super(document, range, dockerfile, escapeChar, instruction, instructionRange);
-        this.openingBracket = null;
-        this.closingBracket = null;
-        this.jsonStrings = [];
-        const argsContent = this.getRawArgumentsContent();
-        if (argsContent === null) {
-            return;
-        }
-        const args = this.getArguments();
-        if (args.length === 1 && args[0].getValue() === "[]") {
-            let argRange = args[0].getRange();
-            this.openingBracket = new argument_1.Argument("[", vscode_languageserver_types_1.Range.create(argRange.start.line, argRange.start.character, argRange.start.line, argRange.start.character + 1));
-            this.closingBracket = new argument_1.Argument("]", vscode_languageserver_types_1.Range.create(argRange.start.line, argRange.start.character + 1, argRange.end.line, argRange.end.character));
-            return;
-        }
-        else if (args.length === 2 && args[0].getValue() === '[' && args[1].getValue() === ']') {
-            this.openingBracket = args[0];
-            this.closingBracket = args[1];
-            return;
-        }
-        const argsOffset = document.offsetAt(this.getArgumentsRange().start);
-        let start = -1;
-        let last = "";
-        let quoted = false;
-        let escapedArg = "";
-        argsCheck: for (let i = 0; i < argsContent.length; i++) {
-            let char = argsContent.charAt(i);
-            switch (char) {
-                case '[':
-                    if (last === "") {
-                        this.openingBracket = new argument_1.Argument("[", vscode_languageserver_types_1.Range.create(document.positionAt(argsOffset + i), document.positionAt(argsOffset + i + 1)));
-                        last = '[';
-                    }
-                    else if (quoted) {
-                        escapedArg = escapedArg + char;
-                    }
-                    else {
-                        break argsCheck;
-                    }
-                    break;
-                case '"':
-                    if (last === '[' || last === ',') {
-                        start = i;
-                        quoted = true;
-                        last = '"';
-                        escapedArg = escapedArg + char;
-                        continue;
-                    }
-                    else if (last === '"') {
-                        if (quoted) {
-                            escapedArg = escapedArg + char;
-                            // quoted string done
-                            quoted = false;
-                            this.jsonStrings.push(new jsonArgument_1.JSONArgument(escapedArg, vscode_languageserver_types_1.Range.create(document.positionAt(argsOffset + start), document.positionAt(argsOffset + i + 1)), vscode_languageserver_types_1.Range.create(document.positionAt(argsOffset + start + 1), document.positionAt(argsOffset + i))));
-                            escapedArg = "";
-                        }
-                        else {
-                            // should be a , or a ]
-                            break argsCheck;
-                        }
-                    }
-                    else {
-                        break argsCheck;
-                    }
-                    break;
-                case ',':
-                    if (quoted) {
-                        escapedArg = escapedArg + char;
-                    }
-                    else {
-                        if (last === '"') {
-                            last = ',';
-                        }
-                        else {
-                            break argsCheck;
-                        }
-                    }
-                    break;
-                case ']':
-                    if (quoted) {
-                        escapedArg = escapedArg + char;
-                    }
-                    else if (last !== "") {
-                        this.closingBracket = new argument_1.Argument("]", vscode_languageserver_types_1.Range.create(document.positionAt(argsOffset + i), document.positionAt(argsOffset + i + 1)));
-                        break argsCheck;
-                    }
-                    break;
-                case ' ':
-                case '\t':
-                    break;
-                case '\\':
-                    if (quoted) {
-                        switch (argsContent.charAt(i + 1)) {
-                            case '"':
-                            case '\\':
-                                escapedArg = escapedArg + argsContent.charAt(i + 1);
-                                i++;
-                                continue;
-                            case ' ':
-                            case '\t':
-                                escapeCheck: for (let j = i + 2; j < argsContent.length; j++) {
-                                    switch (argsContent.charAt(j)) {
-                                        case '\r':
-                                            // offset one more for \r\n
-                                            j++;
-                                        case '\n':
-                                            i = j;
-                                            continue argsCheck;
-                                        case ' ':
-                                        case '\t':
-                                            break;
-                                        default:
-                                            break escapeCheck;
-                                    }
-                                }
-                                break;
-                            case '\r':
-                                // offset one more for \r\n
-                                i++;
-                            default:
-                                i++;
-                                continue;
-                        }
-                    }
-                    else {
-                        escapeCheck: for (let j = i + 1; j < argsContent.length; j++) {
-                            switch (argsContent.charAt(j)) {
-                                case '\r':
-                                    // offset one more for \r\n
-                                    j++;
-                                case '\n':
-                                    i = j;
-                                    continue argsCheck;
-                                case ' ':
-                                case '\t':
-                                    break;
-                                default:
-                                    break escapeCheck;
-                            }
-                        }
-                    }
-                    break argsCheck;
-                default:
-                    if (!quoted) {
-                        break argsCheck;
-                    }
-                    escapedArg = escapedArg + char;
-                    break;
-            }
-        }
-    }
-    stopSearchingForFlags(_value) {
-        return true;
-    }
-    getOpeningBracket() {
-        return this.openingBracket;
-    }
-    getJSONStrings() {
-        return this.jsonStrings;
-    }
-    getClosingBracket() {
-        return this.closingBracket;
-    }
-}
-exports.JSONInstruction = JSONInstruction;
-
-
-/***/ }),
-
-/***/ 7005:
-/***/ ((__unused_webpack_module, exports) => {
-
-
-Object.defineProperty(exports, "__esModule", ({ value: true }));
-exports.Line = void 0;
-class Line {
-    constructor(document, range) {
-        this.document = document;
-        this.range = range;
-    }
-    getRange() {
-        return this.range;
-    }
-    getTextContent() {
-        return this.document.getText().substring(this.document.offsetAt(this.range.start), this.document.offsetAt(this.range.end));
-    }
-    isAfter(line) {
-        return this.range.start.line > line.range.start.line;
-    }
-    isBefore(line) {
-        return this.range.start.line < line;
-    }
-}
-exports.Line = Line;
-
-
-/***/ }),
-
-/***/ 8390:
-/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
-
-
-Object.defineProperty(exports, "__esModule", ({ value: true }));
-exports.DockerfileParser = exports.DefaultVariables = exports.Directive = exports.Keyword = exports.Workdir = exports.Volume = exports.User = exports.Stopsignal = exports.Shell = exports.Run = exports.PropertyInstruction = exports.Onbuild = exports.ModifiableInstruction = exports.Label = exports.JSONInstruction = exports.Heredoc = exports.Healthcheck = exports.From = exports.Env = exports.Entrypoint = exports.Copy = exports.Cmd = exports.Arg = exports.Add = exports.Variable = exports.Property = exports.ParserDirective = exports.Line = exports.Instruction = exports.Flag = exports.Comment = exports.JSONArgument = exports.Argument = void 0;
-var argument_1 = __nccwpck_require__(5940);
-Object.defineProperty(exports, "Argument", ({ enumerable: true, get: function () { return argument_1.Argument; } }));
-var jsonArgument_1 = __nccwpck_require__(3702);
-Object.defineProperty(exports, "JSONArgument", ({ enumerable: true, get: function () { return jsonArgument_1.JSONArgument; } }));
-const comment_1 = __nccwpck_require__(4022);
-Object.defineProperty(exports, "Comment", ({ enumerable: true, get: function () { return comment_1.Comment; } }));
-const parser_1 = __nccwpck_require__(7988);
-var flag_1 = __nccwpck_require__(1077);
-Object.defineProperty(exports, "Flag", ({ enumerable: true, get: function () { return flag_1.Flag; } }));
-const instruction_1 = __nccwpck_require__(5279);
-Object.defineProperty(exports, "Instruction", ({ enumerable: true, get: function () { return instruction_1.Instruction; } }));
-var line_1 = __nccwpck_require__(7005);
-Object.defineProperty(exports, "Line", ({ enumerable: true, get: function () { return line_1.Line; } }));
-const parserDirective_1 = __nccwpck_require__(7499);
-Object.defineProperty(exports, "ParserDirective", ({ enumerable: true, get: function () { return parserDirective_1.ParserDirective; } }));
-var property_1 = __nccwpck_require__(9602);
-Object.defineProperty(exports, "Property", ({ enumerable: true, get: function () { return property_1.Property; } }));
-var variable_1 = __nccwpck_require__(3743);
-Object.defineProperty(exports, "Variable", ({ enumerable: true, get: function () { return variable_1.Variable; } }));
-var add_1 = __nccwpck_require__(9618);
-Object.defineProperty(exports, "Add", ({ enumerable: true, get: function () { return add_1.Add; } }));
-const arg_1 = __nccwpck_require__(4381);
-Object.defineProperty(exports, "Arg", ({ enumerable: true, get: function () { return arg_1.Arg; } }));
-const cmd_1 = __nccwpck_require__(5517);
-Object.defineProperty(exports, "Cmd", ({ enumerable: true, get: function () { return cmd_1.Cmd; } }));
-const copy_1 = __nccwpck_require__(444);
-Object.defineProperty(exports, "Copy", ({ enumerable: true, get: function () { return copy_1.Copy; } }));
-const entrypoint_1 = __nccwpck_require__(1835);
-Object.defineProperty(exports, "Entrypoint", ({ enumerable: true, get: function () { return entrypoint_1.Entrypoint; } }));
-const env_1 = __nccwpck_require__(1822);
-Object.defineProperty(exports, "Env", ({ enumerable: true, get: function () { return env_1.Env; } }));
-const from_1 = __nccwpck_require__(5377);
-Object.defineProperty(exports, "From", ({ enumerable: true, get: function () { return from_1.From; } }));
-const healthcheck_1 = __nccwpck_require__(3548);
-Object.defineProperty(exports, "Healthcheck", ({ enumerable: true, get: function () { return healthcheck_1.Healthcheck; } }));
-var heredoc_1 = __nccwpck_require__(7599);
-Object.defineProperty(exports, "Heredoc", ({ enumerable: true, get: function () { return heredoc_1.Heredoc; } }));
-var jsonInstruction_1 = __nccwpck_require__(5305);
-Object.defineProperty(exports, "JSONInstruction", ({ enumerable: true, get: function () { return jsonInstruction_1.JSONInstruction; } }));
-var label_1 = __nccwpck_require__(3871);
-Object.defineProperty(exports, "Label", ({ enumerable: true, get: function () { return label_1.Label; } }));
-var modifiableInstruction_1 = __nccwpck_require__(2393);
-Object.defineProperty(exports, "ModifiableInstruction", ({ enumerable: true, get: function () { return modifiableInstruction_1.ModifiableInstruction; } }));
-var onbuild_1 = __nccwpck_require__(5554);
-Object.defineProperty(exports, "Onbuild", ({ enumerable: true, get: function () { return onbuild_1.Onbuild; } }));
-var propertyInstruction_1 = __nccwpck_require__(4984);
-Object.defineProperty(exports, "PropertyInstruction", ({ enumerable: true, get: function () { return propertyInstruction_1.PropertyInstruction; } }));
-var run_1 = __nccwpck_require__(7224);
-Object.defineProperty(exports, "Run", ({ enumerable: true, get: function () { return run_1.Run; } }));
-var shell_1 = __nccwpck_require__(7523);
-Object.defineProperty(exports, "Shell", ({ enumerable: true, get: function () { return shell_1.Shell; } }));
-var stopsignal_1 = __nccwpck_require__(4301);
-Object.defineProperty(exports, "Stopsignal", ({ enumerable: true, get: function () { return stopsignal_1.Stopsignal; } }));
-var user_1 = __nccwpck_require__(3998);
-Object.defineProperty(exports, "User", ({ enumerable: true, get: function () { return user_1.User; } }));
-var volume_1 = __nccwpck_require__(1347);
-Object.defineProperty(exports, "Volume", ({ enumerable: true, get: function () { return volume_1.Volume; } }));
-const workdir_1 = __nccwpck_require__(7529);
-Object.defineProperty(exports, "Workdir", ({ enumerable: true, get: function () { return workdir_1.Workdir; } }));
-var Keyword;
-(function (Keyword) {
-    Keyword["ADD"] = "ADD";
-    Keyword["ARG"] = "ARG";
-    Keyword["CMD"] = "CMD";
-    Keyword["COPY"] = "COPY";
-    Keyword["ENTRYPOINT"] = "ENTRYPOINT";
-    Keyword["ENV"] = "ENV";
-    Keyword["EXPOSE"] = "EXPOSE";
-    Keyword["FROM"] = "FROM";
-    Keyword["HEALTHCHECK"] = "HEALTHCHECK";
-    Keyword["LABEL"] = "LABEL";
-    Keyword["MAINTAINER"] = "MAINTAINER";
-    Keyword["ONBUILD"] = "ONBUILD";
-    Keyword["RUN"] = "RUN";
-    Keyword["SHELL"] = "SHELL";
-    Keyword["STOPSIGNAL"] = "STOPSIGNAL";
-    Keyword["USER"] = "USER";
-    Keyword["VOLUME"] = "VOLUME";
-    Keyword["WORKDIR"] = "WORKDIR";
-})(Keyword || (exports.Keyword = Keyword = {}));
-var Directive;
-(function (Directive) {
-    Directive["escape"] = "escape";
-    Directive["syntax"] = "syntax";
-})(Directive || (exports.Directive = Directive = {}));
-exports.DefaultVariables = [
-    "ALL_PROXY", "all_proxy",
-    "FTP_PROXY", "ftp_proxy",
-    "HTTP_PROXY", "http_proxy",
-    "HTTPS_PROXY", "https_proxy",
-    "NO_PROXY", "no_proxy"
-];
-var DockerfileParser;
-(function (DockerfileParser) {
-    function parse(content) {
-        let parser = new parser_1.Parser();
-        return parser.parse(content);
-    }
-    DockerfileParser.parse = parse;
-})(DockerfileParser || (exports.DockerfileParser = DockerfileParser = {}));
-
-
-/***/ }),
-
-/***/ 2393:
-/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
-
-
-Object.defineProperty(exports, "__esModule", ({ value: true }));
-exports.ModifiableInstruction = void 0;
-const vscode_languageserver_types_1 = __nccwpck_require__(4612);
-const flag_1 = __nccwpck_require__(1077);
-const instruction_1 = __nccwpck_require__(5279);
-class ModifiableInstruction extends instruction_1.Instruction {
-    constructor(document, range, dockerfile, escapeChar, instruction, instructionRange) {
-        super(document, range, dockerfile, escapeChar, instruction, instructionRange);
-    }
-    getFlags() {
-        if (!this.flags) {
-            this.flags = [];
-            for (let arg of this.getArguments()) {
-                let value = arg.getValue();
-                if (this.stopSearchingForFlags(value)) {
-                    return this.flags;
-                }
-                else if (value.indexOf("--") === 0) {
-                    let range = arg.getRange();
-                    let rawValue = this.document.getText().substring(this.document.offsetAt(range.start), this.document.offsetAt(range.end));
-                    let nameIndex = value.indexOf('=');
-                    let index = rawValue.indexOf('=');
-                    let firstMatch = false;
-                    let secondMatch = false;
-                    let startIndex = -1;
-                    nameSearchLoop: for (let i = 0; i < rawValue.length; i++) {
-                        switch (rawValue.charAt(i)) {
-                            case '\\':
-                            case ' ':
-                            case '\t':
-                            case '\r':
-                            case '\n':
-                                break;
-                            case '-':
-                                if (secondMatch) {
-                                    startIndex = i;
-                                    break nameSearchLoop;
-                                }
-                                else if (firstMatch) {
-                                    secondMatch = true;
-                                }
-                                else {
-                                    firstMatch = true;
-                                }
-                                break;
-                            default:
-                                startIndex = i;
-                                break nameSearchLoop;
-                        }
-                    }
-                    let nameStart = this.document.positionAt(this.document.offsetAt(range.start) + startIndex);
-                    if (index === -1) {
-                        this.flags.push(new flag_1.Flag(this.document, range, value.substring(2), vscode_languageserver_types_1.Range.create(nameStart, range.end), null, null));
-                    }
-                    else if (index === value.length - 1) {
-                        let nameEnd = this.document.positionAt(this.document.offsetAt(range.start) + index);
-                        this.flags.push(new flag_1.Flag(this.document, range, value.substring(2, index), vscode_languageserver_types_1.Range.create(nameStart, nameEnd), "", vscode_languageserver_types_1.Range.create(range.end, range.end)));
-                    }
-                    else {
-                        let nameEnd = this.document.positionAt(this.document.offsetAt(range.start) + index);
-                        this.flags.push(new flag_1.Flag(this.document, range, value.substring(2, nameIndex), vscode_languageserver_types_1.Range.create(nameStart, nameEnd), value.substring(nameIndex + 1), vscode_languageserver_types_1.Range.create(this.document.positionAt(this.document.offsetAt(range.start) + index + 1), range.end)));
-                    }
-                }
-            }
-        }
-        return this.flags;
-    }
-    getArguments() {
-        const args = super.getArguments();
-        const flags = this.getFlags();
-        if (flags.length === 0) {
-            return args;
-        }
-        for (let i = 0; i < flags.length; i++) {
-            args.shift();
-        }
-        return args;
-    }
-}
-exports.ModifiableInstruction = ModifiableInstruction;
-
-
-/***/ }),
-
-/***/ 7988:
-/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
-
-/* --------------------------------------------------------------------------------------------
- * Copyright (c) Remy Suen. All rights reserved.
- * Licensed under the MIT License. See License.txt in the project root for license information.
- * ------------------------------------------------------------------------------------------ */
-
-Object.defineProperty(exports, "__esModule", ({ value: true }));
-exports.Parser = void 0;
-const vscode_languageserver_textdocument_1 = __nccwpck_require__(3383);
-const vscode_languageserver_types_1 = __nccwpck_require__(4612);
-const comment_1 = __nccwpck_require__(4022);
-const parserDirective_1 = __nccwpck_require__(7499);
-const instruction_1 = __nccwpck_require__(5279);
-const add_1 = __nccwpck_require__(9618);
-const arg_1 = __nccwpck_require__(4381);
-const cmd_1 = __nccwpck_require__(5517);
-const copy_1 = __nccwpck_require__(444);
-const env_1 = __nccwpck_require__(1822);
-const entrypoint_1 = __nccwpck_require__(1835);
-const from_1 = __nccwpck_require__(5377);
-const healthcheck_1 = __nccwpck_require__(3548);
-const label_1 = __nccwpck_require__(3871);
-const onbuild_1 = __nccwpck_require__(5554);
-const run_1 = __nccwpck_require__(7224);
-const shell_1 = __nccwpck_require__(7523);
-const stopsignal_1 = __nccwpck_require__(4301);
-const workdir_1 = __nccwpck_require__(7529);
-const user_1 = __nccwpck_require__(3998);
-const volume_1 = __nccwpck_require__(1347);
-const dockerfile_1 = __nccwpck_require__(9933);
-const util_1 = __nccwpck_require__(7459);
-const main_1 = __nccwpck_require__(8390);
-class Parser {
-    constructor() {
-        this.escapeChar = null;
-    }
-    static createInstruction(document, dockerfile, escapeChar, lineRange, instruction, instructionRange) {
-        switch (instruction.toUpperCase()) {
-            case "ADD":
-                return new add_1.Add(document, lineRange, dockerfile, escapeChar, instruction, instructionRange);
-            case "ARG":
-                return new arg_1.Arg(document, lineRange, dockerfile, escapeChar, instruction, instructionRange);
-            case "CMD":
-                return new cmd_1.Cmd(document, lineRange, dockerfile, escapeChar, instruction, instructionRange);
-            case "COPY":
-                return new copy_1.Copy(document, lineRange, dockerfile, escapeChar, instruction, instructionRange);
-            case "ENTRYPOINT":
-                return new entrypoint_1.Entrypoint(document, lineRange, dockerfile, escapeChar, instruction, instructionRange);
-            case "ENV":
-                return new env_1.Env(document, lineRange, dockerfile, escapeChar, instruction, instructionRange);
-            case "FROM":
-                return new from_1.From(document, lineRange, dockerfile, escapeChar, instruction, instructionRange);
-            case "HEALTHCHECK":
-                return new healthcheck_1.Healthcheck(document, lineRange, dockerfile, escapeChar, instruction, instructionRange);
-            case "LABEL":
-                return new label_1.Label(document, lineRange, dockerfile, escapeChar, instruction, instructionRange);
-            case "ONBUILD":
-                return new onbuild_1.Onbuild(document, lineRange, dockerfile, escapeChar, instruction, instructionRange);
-            case "RUN":
-                return new run_1.Run(document, lineRange, dockerfile, escapeChar, instruction, instructionRange);
-            case "SHELL":
-                return new shell_1.Shell(document, lineRange, dockerfile, escapeChar, instruction, instructionRange);
-            case "STOPSIGNAL":
-                return new stopsignal_1.Stopsignal(document, lineRange, dockerfile, escapeChar, instruction, instructionRange);
-            case "WORKDIR":
-                return new workdir_1.Workdir(document, lineRange, dockerfile, escapeChar, instruction, instructionRange);
-            case "USER":
-                return new user_1.User(document, lineRange, dockerfile, escapeChar, instruction, instructionRange);
-            case "VOLUME":
-                return new volume_1.Volume(document, lineRange, dockerfile, escapeChar, instruction, instructionRange);
-        }
-        return new instruction_1.Instruction(document, lineRange, dockerfile, escapeChar, instruction, instructionRange);
-    }
-    getParserDirectives(document, buffer) {
-        // reset the escape directive in between runs
-        const directives = [];
-        this.escapeChar = '';
-        const offset = util_1.Util.isUTF8BOM(buffer.substring(0, 1)) ? 1 : 0;
-        directiveCheck: for (let i = offset; i < buffer.length; i++) {
-            switch (buffer.charAt(i)) {
-                case ' ':
-                case '\t':
-                    break;
-                case '\r':
-                case '\n':
-                    // blank lines stop the parsing of directives immediately
-                    break directiveCheck;
-                case '#':
-                    let directiveStart = -1;
-                    let directiveEnd = -1;
-                    for (let j = i + 1; j < buffer.length; j++) {
-                        let char = buffer.charAt(j);
-                        switch (char) {
-                            case ' ':
-                            case '\t':
-                                if (directiveStart !== -1 && directiveEnd === -1) {
-                                    directiveEnd = j;
-                                }
-                                break;
-                            case '\r':
-                            case '\n':
-                                break directiveCheck;
-                            case '=':
-                                let valueStart = -1;
-                                let valueEnd = -1;
-                                if (directiveEnd === -1) {
-                                    directiveEnd = j;
-                                }
-                                // assume the line ends with the file
-                                let lineEnd = buffer.length;
-                                directiveValue: for (let k = j + 1; k < buffer.length; k++) {
-                                    char = buffer.charAt(k);
-                                    switch (char) {
-                                        case '\r':
-                                        case '\n':
-                                            if (valueStart !== -1 && valueEnd === -1) {
-                                                valueEnd = k;
-                                            }
-                                            // line break found, reset
-                                            lineEnd = k;
-                                            break directiveValue;
-                                        case '\t':
-                                        case ' ':
-                                            if (valueStart !== -1 && valueEnd === -1) {
-                                                valueEnd = k;
-                                            }
-                                            continue;
-                                        default:
-                                            if (valueStart === -1) {
-                                                valueStart = k;
-                                            }
-                                            break;
-                                    }
-                                }
-                                if (directiveStart === -1) {
-                                    // no directive, it's a regular comment
-                                    break directiveCheck;
-                                }
-                                if (valueStart === -1) {
-                                    // no non-whitespace characters found, highlight all the characters then
-                                    valueStart = j + 1;
-                                    valueEnd = lineEnd;
-                                }
-                                else if (valueEnd === -1) {
-                                    // reached EOF
-                                    valueEnd = buffer.length;
-                                }
-                                const lineRange = vscode_languageserver_types_1.Range.create(document.positionAt(i), document.positionAt(lineEnd));
-                                const nameRange = vscode_languageserver_types_1.Range.create(document.positionAt(directiveStart), document.positionAt(directiveEnd));
-                                const valueRange = vscode_languageserver_types_1.Range.create(document.positionAt(valueStart), document.positionAt(valueEnd));
-                                directives.push(new parserDirective_1.ParserDirective(document, lineRange, nameRange, valueRange));
-                                directiveStart = -1;
-                                if (buffer.charAt(valueEnd) === '\r') {
-                                    // skip over the \r
-                                    i = valueEnd + 1;
-                                }
-                                else {
-                                    i = valueEnd;
-                                }
-                                continue directiveCheck;
-                            default:
-                                if (directiveStart === -1) {
-                                    directiveStart = j;
-                                }
-                                break;
-                        }
-                    }
-                    break;
-                default:
-                    break directiveCheck;
-            }
-        }
-        return directives;
-    }
-    parse(buffer) {
-        this.document = vscode_languageserver_textdocument_1.TextDocument.create("", "", 0, buffer);
-        this.buffer = buffer;
-        let dockerfile = new dockerfile_1.Dockerfile(this.document);
-        let directives = this.getParserDirectives(this.document, this.buffer);
-        let offset = 0;
-        this.escapeChar = '\\';
-        if (directives.length > 0) {
-            dockerfile.setDirectives(directives);
-            this.escapeChar = dockerfile.getEscapeCharacter();
-            // start parsing after the directives
-            offset = this.document.offsetAt(vscode_languageserver_types_1.Position.create(directives.length, 0));
-        }
-        else if (util_1.Util.isUTF8BOM(buffer.substring(0, 1))) {
-            offset = 1;
-        }
-        for (let i = offset; i < this.buffer.length; i++) {
-            const char = this.buffer.charAt(i);
-            switch (char) {
-                case ' ':
-                case '\t':
-                case '\r':
-                case '\n':
-                    break;
-                case '#':
-                    i = this.processComment(dockerfile, i);
-                    break;
-                default:
-                    i = this.processInstruction(dockerfile, char, i);
-                    break;
-            }
-        }
-        dockerfile.organizeComments();
-        return dockerfile;
-    }
-    processInstruction(dockerfile, char, start) {
-        let instruction = char;
-        let instructionEnd = -1;
-        let escapedInstruction = false;
-        instructionCheck: for (let i = start + 1; i < this.buffer.length; i++) {
-            char = this.buffer.charAt(i);
-            switch (char) {
-                case this.escapeChar:
-                    escapedInstruction = true;
-                    char = this.buffer.charAt(i + 1);
-                    if (char === '\r' || char === '\n') {
-                        if (instructionEnd === -1) {
-                            instructionEnd = i;
-                        }
-                        i++;
-                    }
-                    else if (char === ' ' || char === '\t') {
-                        for (let j = i + 2; j < this.buffer.length; j++) {
-                            switch (this.buffer.charAt(j)) {
-                                case ' ':
-                                case '\t':
-                                    break;
-                                case '\r':
-                                case '\n':
-                                    i = j;
-                                    continue instructionCheck;
-                                default:
-                                    // found an argument, mark end of instruction
-                                    instructionEnd = i + 1;
-                                    instruction = instruction + this.escapeChar;
-                                    i = j - 2;
-                                    continue instructionCheck;
-                            }
-                        }
-                        // reached EOF
-                        instructionEnd = i + 1;
-                        instruction = instruction + this.escapeChar;
-                        break instructionCheck;
-                    }
-                    else {
-                        instructionEnd = i + 1;
-                        instruction = instruction + this.escapeChar;
-                        // reset and consider it as one contiguous word
-                        escapedInstruction = false;
-                    }
-                    break;
-                case ' ':
-                case '\t':
-                    if (escapedInstruction) {
-                        // on an escaped newline, need to search for non-whitespace
-                        escapeCheck: for (let j = i + 1; j < this.buffer.length; j++) {
-                            switch (this.buffer.charAt(j)) {
-                                case ' ':
-                                case '\t':
-                                    break;
-                                case '\r':
-                                case '\n':
-                                    i = j;
-                                    continue instructionCheck;
-                                default:
-                                    break escapeCheck;
-                            }
-                        }
-                        escapedInstruction = false;
-                    }
-                    if (instructionEnd === -1) {
-                        instructionEnd = i;
-                    }
-                    i = this.processArguments(dockerfile, instruction, instructionEnd, start, i);
-                    dockerfile.addInstruction(this.createInstruction(dockerfile, instruction, start, instructionEnd, i));
-                    return i;
-                case '\r':
-                case '\n':
-                    if (escapedInstruction) {
-                        continue;
-                    }
-                    if (instructionEnd === -1) {
-                        instructionEnd = i;
-                    }
-                    dockerfile.addInstruction(this.createInstruction(dockerfile, instruction, start, i, i));
-                    return i;
-                case '#':
-                    if (escapedInstruction) {
-                        continue;
-                    }
-                default:
-                    instructionEnd = i + 1;
-                    instruction = instruction + char;
-                    escapedInstruction = false;
-                    break;
-            }
-        }
-        // reached EOF
-        if (instructionEnd === -1) {
-            instructionEnd = this.buffer.length;
-        }
-        dockerfile.addInstruction(this.createInstruction(dockerfile, instruction, start, instructionEnd, this.buffer.length));
-        return this.buffer.length;
-    }
-    processHeredocs(instruction, offset) {
-        let keyword = instruction.getKeyword();
-        if (keyword === main_1.Keyword.ONBUILD) {
-            instruction = instruction.getTriggerInstruction();
-            if (instruction === null) {
-                return offset;
-            }
-            keyword = instruction.getKeyword();
-        }
-        if (keyword !== main_1.Keyword.ADD && keyword !== main_1.Keyword.COPY && keyword !== main_1.Keyword.RUN) {
-            return offset;
-        }
-        const heredocs = [];
-        let tabbed = false;
-        for (const arg of instruction.getArguments()) {
-            const value = arg.getValue();
-            if (value.startsWith("<<") && value.length > 2) {
-                if (value.startsWith("<<-")) {
-                    tabbed = true;
-                }
-                const name = util_1.Util.parseHeredocName(value);
-                if (name !== null) {
-                    heredocs.push(name);
-                }
-            }
-        }
-        if (heredocs.length > 0) {
-            for (const heredoc of heredocs) {
-                offset = this.parseHeredoc(heredoc, offset, tabbed);
-            }
-        }
-        return offset;
-    }
-    processArguments(dockerfile, instruction, instructionEnd, start, offset) {
-        let escaped = false;
-        argumentsCheck: for (let i = offset + 1; i < this.buffer.length; i++) {
-            switch (this.buffer.charAt(i)) {
-                case '\r':
-                case '\n':
-                    if (escaped) {
-                        continue;
-                    }
-                    return this.processHeredocs(this.createInstruction(dockerfile, instruction, start, instructionEnd, i), i);
-                case this.escapeChar:
-                    const next = this.buffer.charAt(i + 1);
-                    if (next === '\n' || next === '\r') {
-                        escaped = true;
-                        i++;
-                    }
-                    else if (next === ' ' || next === '\t') {
-                        for (let j = i + 2; j < this.buffer.length; j++) {
-                            switch (this.buffer.charAt(j)) {
-                                case ' ':
-                                case '\t':
-                                    break;
-                                case '\r':
-                                case '\n':
-                                    escaped = true;
-                                default:
-                                    i = j;
-                                    continue argumentsCheck;
-                            }
-                        }
-                        // reached EOF
-                        return this.buffer.length;
-                    }
-                    continue;
-                case '#':
-                    if (escaped) {
-                        i = this.processComment(dockerfile, i);
-                        continue argumentsCheck;
-                    }
-                    break;
-                case ' ':
-                case '\t':
-                    break;
-                default:
-                    if (escaped) {
-                        escaped = false;
-                    }
-                    break;
-            }
-        }
-        return this.buffer.length;
-    }
-    processComment(dockerfile, start) {
-        let end = this.buffer.length;
-        commentLoop: for (let i = start + 1; i < this.buffer.length; i++) {
-            switch (this.buffer.charAt(i)) {
-                case '\r':
-                case '\n':
-                    end = i;
-                    break commentLoop;
-            }
-        }
-        const range = vscode_languageserver_types_1.Range.create(this.document.positionAt(start), this.document.positionAt(end));
-        dockerfile.addComment(new comment_1.Comment(this.document, range));
-        return end;
-    }
-    parseHeredoc(heredocName, offset, tabbed) {
-        let startWord = -1;
-        let lineStart = true;
-        for (let i = offset; i < this.buffer.length; i++) {
-            switch (this.buffer.charAt(i)) {
-                case ' ':
-                    lineStart = false;
-                    break;
-                case '\t':
-                    if (!tabbed) {
-                        lineStart = false;
-                    }
-                    break;
-                case '\r':
-                case '\n':
-                    if (startWord !== -1 && heredocName === this.buffer.substring(startWord, i)) {
-                        return i;
-                    }
-                    startWord = -1;
-                    lineStart = true;
-                    break;
-                default:
-                    if (lineStart) {
-                        startWord = i;
-                        lineStart = false;
-                    }
-                    break;
-            }
-        }
-        return this.buffer.length;
-    }
-    createInstruction(dockerfile, instruction, start, instructionEnd, end) {
-        const startPosition = this.document.positionAt(start);
-        const instructionRange = vscode_languageserver_types_1.Range.create(startPosition, this.document.positionAt(instructionEnd));
-        const lineRange = vscode_languageserver_types_1.Range.create(startPosition, this.document.positionAt(end));
-        return Parser.createInstruction(this.document, dockerfile, this.escapeChar, lineRange, instruction, instructionRange);
-    }
-}
-exports.Parser = Parser;
-
-
-/***/ }),
-
-/***/ 7499:
-/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
-
-
-Object.defineProperty(exports, "__esModule", ({ value: true }));
-exports.ParserDirective = void 0;
-const main_1 = __nccwpck_require__(8390);
-const line_1 = __nccwpck_require__(7005);
-class ParserDirective extends line_1.Line {
-    constructor(document, range, nameRange, valueRange) {
-        super(document, range);
-        this.nameRange = nameRange;
-        this.valueRange = valueRange;
-    }
-    toString() {
-        return "# " + this.getName() + '=' + this.getValue();
-    }
-    getNameRange() {
-        return this.nameRange;
-    }
-    getValueRange() {
-        return this.valueRange;
-    }
-    getName() {
-        return this.document.getText().substring(this.document.offsetAt(this.nameRange.start), this.document.offsetAt(this.nameRange.end));
-    }
-    getValue() {
-        return this.document.getText().substring(this.document.offsetAt(this.valueRange.start), this.document.offsetAt(this.valueRange.end));
-    }
-    getDirective() {
-        const directive = main_1.Directive[this.getName().toLowerCase()];
-        return directive === undefined ? null : directive;
-    }
-}
-exports.ParserDirective = ParserDirective;
-
-
-/***/ }),
-
-/***/ 9602:
-/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
-
-
-Object.defineProperty(exports, "__esModule", ({ value: true }));
-exports.Property = void 0;
-const vscode_languageserver_types_1 = __nccwpck_require__(4612);
-const util_1 = __nccwpck_require__(7459);
-class Property {
-    constructor(document, escapeChar, arg, arg2) {
-        this.assignmentOperatorRange = null;
-        this.assignmentOperator = null;
-        this.valueRange = null;
-        this.value = null;
-        this.document = document;
-        this.escapeChar = escapeChar;
-        this.nameRange = Property.getNameRange(document, arg);
-        let value = document.getText().substring(document.offsetAt(this.nameRange.start), document.offsetAt(this.nameRange.end));
-        this.name = Property.getValue(value, escapeChar);
-        if (arg2) {
-            this.valueRange = arg2.getRange();
-            value = document.getText().substring(document.offsetAt(this.valueRange.start), document.offsetAt(this.valueRange.end));
-            this.value = Property.getValue(value, escapeChar);
-            this.range = vscode_languageserver_types_1.Range.create(this.nameRange.start, this.valueRange.end);
-        }
-        else {
-            let argRange = arg.getRange();
-            if (this.nameRange.start.line === argRange.start.line
-                && this.nameRange.start.character === argRange.start.character
-                && this.nameRange.end.line === argRange.end.line
-                && this.nameRange.end.character === argRange.end.character) {
-            }
-            else {
-                this.valueRange = Property.getValueRange(document, arg);
-                value = document.getText().substring(document.offsetAt(this.valueRange.start), document.offsetAt(this.valueRange.end));
-                this.value = Property.getValue(value, escapeChar);
-                this.assignmentOperatorRange = vscode_languageserver_types_1.Range.create(this.nameRange.end, this.valueRange.start);
-                this.assignmentOperator = "=";
-            }
-            this.range = argRange;
-        }
-    }
-    getRange() {
-        return this.range;
-    }
-    getName() {
-        return this.name;
-    }
-    getNameRange() {
-        return this.nameRange;
-    }
-    getValue() {
-        return this.value;
-    }
-    getValueRange() {
-        return this.valueRange;
-    }
-    /**
-     * Retrieves the operator used for delimiting between the name and
-     * value of this property. This will either be the "=" character
-     * or null if a character was not used or if this property has no
-     * value defined.
-     */
-    getAssignmentOperator() {
-        return this.assignmentOperator;
-    }
-    getAssignmentOperatorRange() {
-        return this.assignmentOperatorRange;
-    }
-    /**
-     * Returns the value of this property including any enclosing
-     * single or double quotes and relevant escape characters.
-     * Escaped newlines and its associated contiguous whitespace
-     * characters however will not be returned as they are deemed to
-     * be uninteresting to clients trying to return a Dockerfile.
-     *
-     * @return the unescaped value of this property or null if this
-     *         property has no associated value
-     */
-    getUnescapedValue() {
-        if (this.valueRange === null) {
-            return null;
-        }
-        let escaped = false;
-        let rawValue = "";
-        let value = this.document.getText().substring(this.document.offsetAt(this.valueRange.start), this.document.offsetAt(this.valueRange.end));
-        rawLoop: for (let i = 0; i < value.length; i++) {
-            let char = value.charAt(i);
-            switch (char) {
-                case this.escapeChar:
-                    for (let j = i + 1; j < value.length; j++) {
-                        switch (value.charAt(j)) {
-                            case '\r':
-                                j++;
-                            case '\n':
-                                escaped = true;
-                                i = j;
-                                continue rawLoop;
-                            case ' ':
-                            case '\t':
-                                break;
-                            default:
-                                rawValue = rawValue + char;
-                                continue rawLoop;
-                        }
-                    }
-                    // this happens if there's only whitespace after the escape character
-                    rawValue = rawValue + char;
-                    break;
-                case '\r':
-                case '\n':
-                    break;
-                case ' ':
-                case '\t':
-                    if (!escaped) {
-                        rawValue = rawValue + char;
-                    }
-                    break;
-                case '#':
-                    if (escaped) {
-                        for (let j = i + 1; j < value.length; j++) {
-                            switch (value.charAt(j)) {
-                                case '\r':
-                                    j++;
-                                case '\n':
-                                    i = j;
-                                    continue rawLoop;
-                            }
-                        }
-                    }
-                    else {
-                        rawValue = rawValue + char;
-                    }
-                    break;
-                default:
-                    rawValue = rawValue + char;
-                    escaped = false;
-                    break;
-            }
-        }
-        return rawValue;
-    }
-    static getNameRange(document, arg) {
-        let value = arg.getValue();
-        let index = value.indexOf('=');
-        if (index !== -1) {
-            let initial = value.charAt(0);
-            let before = value.charAt(index - 1);
-            // check if content before the equals sign are in quotes
-            // "var"=value
-            // 'var'=value
-            // otherwise, just assume it's a standard definition
-            // var=value
-            if ((initial === '"' && before === '"') || (initial === '\'' && before === '\'') || (initial !== '"' && initial !== '\'')) {
-                return vscode_languageserver_types_1.Range.create(arg.getRange().start, document.positionAt(document.offsetAt(arg.getRange().start) + index));
-            }
-        }
-        // no '=' found, just defined the property's name
-        return arg.getRange();
-    }
-    static getValueRange(document, arg) {
-        return vscode_languageserver_types_1.Range.create(document.positionAt(document.offsetAt(arg.getRange().start) + arg.getValue().indexOf('=') + 1), document.positionAt(document.offsetAt(arg.getRange().end)));
-    }
-    /**
-     * Returns the actual value of this key-value pair. The value will
-     * have its escape characters removed if applicable. If the value
-     * spans multiple lines and there are comments nested within the
-     * lines, they too will be removed.
-     *
-     * @return the value that this key-value pair will actually be, may
-     *         be null if no value is defined, may be the empty string
-     *         if the value only consists of whitespace
-     */
-    static getValue(value, escapeChar) {
-        let escaped = false;
-        const skip = util_1.Util.findLeadingNonWhitespace(value, escapeChar);
-        if (skip !== 0 && value.charAt(skip) === '#') {
-            // need to skip over comments
-            escaped = true;
-        }
-        value = value.substring(skip);
-        let first = value.charAt(0);
-        let last = value.charAt(value.length - 1);
-        let literal = first === '\'' || first === '"';
-        let inSingle = (first === '\'' && last === '\'');
-        let inDouble = false;
-        if (first === '"') {
-            for (let i = 1; i < value.length; i++) {
-                if (value.charAt(i) === escapeChar) {
-                    i++;
-                }
-                else if (value.charAt(i) === '"' && i === value.length - 1) {
-                    inDouble = true;
-                }
-            }
-        }
-        if (inSingle || inDouble) {
-            value = value.substring(1, value.length - 1);
-        }
-        let commentCheck = -1;
-        let escapedValue = "";
-        let start = 0;
-        parseValue: for (let i = 0; i < value.length; i++) {
-            let char = value.charAt(i);
-            switch (char) {
-                case escapeChar:
-                    if (i + 1 === value.length) {
-                        escapedValue = escapedValue + escapeChar;
-                        break parseValue;
-                    }
-                    char = value.charAt(i + 1);
-                    if (char === ' ' || char === '\t') {
-                        whitespaceCheck: for (let j = i + 2; j < value.length; j++) {
-                            let char2 = value.charAt(j);
-                            switch (char2) {
-                                case ' ':
-                                case '\t':
-                                    break;
-                                case '\r':
-                                    j++;
-                                case '\n':
-                                    escaped = true;
-                                    i = j;
-                                    continue parseValue;
-                                default:
-                                    if (!inDouble && !inSingle && !literal) {
-                                        if (char2 === escapeChar) {
-                                            // add the escaped character
-                                            escapedValue = escapedValue + char;
-                                            // now start parsing from the next escape character
-                                            i = i + 1;
-                                        }
-                                        else {
-                                            // the expectation is that this j = i + 2 here
-                                            escapedValue = escapedValue + char + char2;
-                                            i = j;
-                                        }
-                                        continue parseValue;
-                                    }
-                                    break whitespaceCheck;
-                            }
-                        }
-                    }
-                    if (inDouble) {
-                        if (char === '\r') {
-                            escaped = true;
-                            i = i + 2;
-                        }
-                        else if (char === '\n') {
-                            escaped = true;
-                            i++;
-                        }
-                        else if (char !== '"') {
-                            if (char === escapeChar) {
-                                i++;
-                            }
-                            escapedValue = escapedValue + escapeChar;
-                        }
-                        continue parseValue;
-                    }
-                    else if (inSingle || literal) {
-                        if (char === '\r') {
-                            escaped = true;
-                            i = i + 2;
-                        }
-                        else if (char === '\n') {
-                            escaped = true;
-                            i++;
-                        }
-                        else {
-                            escapedValue = escapedValue + escapeChar;
-                        }
-                        continue parseValue;
-                    }
-                    else if (char === escapeChar) {
-                        // double escape, append one and move on
-                        escapedValue = escapedValue + escapeChar;
-                        i++;
-                    }
-                    else if (char === '\r') {
-                        escaped = true;
-                        // offset one more for \r\n
-                        i = i + 2;
-                    }
-                    else if (char === '\n') {
-                        escaped = true;
-                        i++;
-                        start = i;
-                    }
-                    else {
-                        // any other escapes are simply ignored
-                        escapedValue = escapedValue + char;
-                        i++;
-                    }
-                    break;
-                case ' ':
-                case '\t':
-                    if (escaped && commentCheck === -1) {
-                        commentCheck = i;
-                    }
-                    escapedValue = escapedValue + char;
-                    break;
-                case '\r':
-                    i++;
-                case '\n':
-                    if (escaped && commentCheck !== -1) {
-                        // rollback and remove the whitespace that was previously appended
-                        escapedValue = escapedValue.substring(0, escapedValue.length - (i - commentCheck - 1));
-                        commentCheck = -1;
-                    }
-                    break;
-                case '#':
-                    // a newline was escaped and now there's a comment
-                    if (escaped) {
-                        if (commentCheck !== -1) {
-                            // rollback and remove the whitespace that was previously appended
-                            escapedValue = escapedValue.substring(0, escapedValue.length - (i - commentCheck));
-                            commentCheck = -1;
-                        }
-                        newlineCheck: for (let j = i + 1; j < value.length; j++) {
-                            switch (value.charAt(j)) {
-                                case '\r':
-                                    j++;
-                                case '\n':
-                                    i = j;
-                                    break newlineCheck;
-                            }
-                        }
-                        continue parseValue;
-                    }
-                default:
-                    if (escaped) {
-                        escaped = false;
-                        commentCheck = -1;
-                    }
-                    escapedValue = escapedValue + char;
-                    break;
-            }
-        }
-        return escapedValue;
-    }
-}
-exports.Property = Property;
-
-
-/***/ }),
-
-/***/ 4984:
-/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
-
-
-Object.defineProperty(exports, "__esModule", ({ value: true }));
-exports.PropertyInstruction = void 0;
-const vscode_languageserver_types_1 = __nccwpck_require__(4612);
-const instruction_1 = __nccwpck_require__(5279);
-const property_1 = __nccwpck_require__(9602);
-const argument_1 = __nccwpck_require__(5940);
-const util_1 = __nccwpck_require__(7459);
-class PropertyInstruction extends instruction_1.Instruction {
-    constructor(document, range, dockerfile, escapeChar, instruction, instructionRange) {
-        super(document, range, dockerfile, escapeChar, instruction, instructionRange);
-        this.properties = undefined;
-    }
-    getProperties() {
-        if (this.properties === undefined) {
-            let args = this.getPropertyArguments();
-            if (args.length === 0) {
-                this.properties = [];
-            }
-            else if (args.length === 1) {
-                this.properties = [new property_1.Property(this.document, this.escapeChar, args[0])];
-            }
-            else if (args.length === 2) {
-                if (args[0].getValue().indexOf('=') === -1) {
-                    this.properties = [new property_1.Property(this.document, this.escapeChar, args[0], args[1])];
-                }
-                else {
-                    this.properties = [
-                        new property_1.Property(this.document, this.escapeChar, args[0]),
-                        new property_1.Property(this.document, this.escapeChar, args[1])
-                    ];
-                }
-            }
-            else if (args[0].getValue().indexOf('=') === -1) {
-                let text = this.document.getText();
-                let start = args[1].getRange().start;
-                let end = args[args.length - 1].getRange().end;
-                text = text.substring(this.document.offsetAt(start), this.document.offsetAt(end));
-                this.properties = [new property_1.Property(this.document, this.escapeChar, args[0], new argument_1.Argument(text, vscode_languageserver_types_1.Range.create(args[1].getRange().start, args[args.length - 1].getRange().end)))];
-            }
-            else {
-                this.properties = [];
-                for (let i = 0; i < args.length; i++) {
-                    this.properties.push(new property_1.Property(this.document, this.escapeChar, args[i]));
-                }
-            }
-        }
-        return this.properties;
-    }
-    /**
-     * Goes from the back of the string and returns the first
-     * non-whitespace character that is found. If an escape character
-     * is found with newline characters, the escape character will
-     * not be considered a non-whitespace character and its index in
-     * the string will not be returned.
-     *
-     * @param content the string to search through
-     * @return the index in the string for the first non-whitespace
-     *         character when searching from the end of the string
-     */
-    findTrailingNonWhitespace(content) {
-        // loop back to find the first non-whitespace character
-        let index = content.length;
-        whitespaceCheck: for (let i = content.length - 1; i >= 0; i--) {
-            switch (content.charAt(i)) {
-                case ' ':
-                case '\t':
-                    continue;
-                case '\n':
-                    if (content.charAt(i - 1) === '\r') {
-                        i = i - 1;
-                    }
-                case '\r':
-                    newlineCheck: for (let j = i - 1; j >= 0; j--) {
-                        switch (content.charAt(j)) {
-                            case ' ':
-                            case '\t':
-                            case '\r':
-                            case '\n':
-                            case this.escapeChar:
-                                continue;
-                            default:
-                                index = j;
-                                break newlineCheck;
-                        }
-                    }
-                    break whitespaceCheck;
-                default:
-                    index = i;
-                    break whitespaceCheck;
-            }
-        }
-        return index;
-    }
-    getPropertyArguments() {
-        const args = [];
-        let range = this.getInstructionRange();
-        let instructionNameEndOffset = this.document.offsetAt(range.end);
-        let extra = instructionNameEndOffset - this.document.offsetAt(range.start);
-        let content = this.getTextContent();
-        let fullArgs = content.substring(extra);
-        let start = util_1.Util.findLeadingNonWhitespace(fullArgs, this.escapeChar);
-        if (start === -1) {
-            // only whitespace found, no arguments
-            return [];
-        }
-        const startPosition = this.document.positionAt(instructionNameEndOffset + start);
-        // records whether the parser has just processed an escaped newline or not,
-        // if our starting position is not on the same line as the instruction then
-        // the start of the content is already on an escaped line
-        let escaped = range.start.line !== startPosition.line;
-        // flag to track if the last character was an escape character
-        let endingEscape = false;
-        // position before the first escape character was hit
-        let mark = -1;
-        let end = this.findTrailingNonWhitespace(fullArgs);
-        content = fullArgs.substring(start, end + 1);
-        let argStart = escaped ? -1 : 0;
-        let spaced = false;
-        argumentLoop: for (let i = 0; i < content.length; i++) {
-            let char = content.charAt(i);
-            switch (char) {
-                case this.escapeChar:
-                    if (i + 1 === content.length) {
-                        endingEscape = true;
-                        break argumentLoop;
-                    }
-                    if (!escaped) {
-                        mark = i;
-                    }
-                    switch (content.charAt(i + 1)) {
-                        case ' ':
-                        case '\t':
-                            if (!util_1.Util.isWhitespace(content.charAt(i + 2))) {
-                                // space was escaped, continue as normal
-                                i = i + 1;
-                                continue argumentLoop;
-                            }
-                            // whitespace encountered, need to figure out if it extends to EOL
-                            whitespaceCheck: for (let j = i + 2; j < content.length; j++) {
-                                switch (content.charAt(j)) {
-                                    case '\r':
-                                        // offset one more for \r\n
-                                        j++;
-                                    case '\n':
-                                        // whitespace only, safe to skip
-                                        escaped = true;
-                                        i = j;
-                                        continue argumentLoop;
-                                    case ' ':
-                                    case '\t':
-                                        // ignore whitespace
-                                        break;
-                                    default:
-                                        // whitespace doesn't extend to EOL, create an argument
-                                        args.push(new argument_1.Argument(content.substring(argStart, i), vscode_languageserver_types_1.Range.create(this.document.positionAt(instructionNameEndOffset + start + argStart), this.document.positionAt(instructionNameEndOffset + start + i + 2))));
-                                        argStart = j;
-                                        break whitespaceCheck;
-                                }
-                            }
-                            // go back and start processing the encountered non-whitespace character
-                            i = argStart - 1;
-                            continue argumentLoop;
-                        case '\r':
-                            // offset one more for \r\n
-                            i++;
-                        case '\n':
-                            // immediately followed by a newline, skip the newline
-                            escaped = true;
-                            i = i + 1;
-                            continue argumentLoop;
-                        case this.escapeChar:
-                            // double escape found, skip it and move on
-                            if (argStart === -1) {
-                                argStart = i;
-                            }
-                            i = i + 1;
-                            continue argumentLoop;
-                        default:
-                            if (argStart === -1) {
-                                argStart = i;
-                            }
-                            // non-whitespace encountered, skip the escape and process the
-                            // character normally
-                            continue argumentLoop;
-                    }
-                case '\'':
-                case '"':
-                    if (spaced) {
-                        this.createSpacedArgument(argStart, args, content, mark, instructionNameEndOffset, start);
-                        // reset to start a new argument
-                        argStart = i;
-                        spaced = false;
-                    }
-                    if (argStart === -1) {
-                        argStart = i;
-                    }
-                    for (let j = i + 1; j < content.length; j++) {
-                        switch (content.charAt(j)) {
-                            case char:
-                                if (content.charAt(j + 1) !== ' ' && content.charAt(j + 1) !== '') {
-                                    // there is more content after this quote,
-                                    // continue so that it is all processed as
-                                    // one single argument
-                                    i = j;
-                                    continue argumentLoop;
-                                }
-                                args.push(new argument_1.Argument(content.substring(argStart, j + 1), vscode_languageserver_types_1.Range.create(this.document.positionAt(instructionNameEndOffset + start + argStart), this.document.positionAt(instructionNameEndOffset + start + j + 1))));
-                                i = j;
-                                argStart = -1;
-                                continue argumentLoop;
-                            case this.escapeChar:
-                                j++;
-                                break;
-                        }
-                    }
-                    break argumentLoop;
-                case ' ':
-                case '\t':
-                    if (escaped) {
-                        // consider there to be a space only if an argument
-                        // is not spanning multiple lines
-                        if (argStart !== -1) {
-                            spaced = true;
-                        }
-                    }
-                    else if (argStart !== -1) {
-                        args.push(new argument_1.Argument(content.substring(argStart, i), vscode_languageserver_types_1.Range.create(this.document.positionAt(instructionNameEndOffset + start + argStart), this.document.positionAt(instructionNameEndOffset + start + i))));
-                        argStart = -1;
-                    }
-                    break;
-                case '\r':
-                    // offset one more for \r\n
-                    i++;
-                case '\n':
-                    spaced = false;
-                    break;
-                case '#':
-                    if (escaped) {
-                        // a newline was escaped and now there's a comment
-                        for (let j = i + 1; j < content.length; j++) {
-                            switch (content.charAt(j)) {
-                                case '\r':
-                                    j++;
-                                case '\n':
-                                    i = j;
-                                    spaced = false;
-                                    continue argumentLoop;
-                            }
-                        }
-                        // went to the end without finding a newline,
-                        // the comment was the last line in the instruction,
-                        // just stop parsing, create an argument if needed
-                        if (argStart !== -1) {
-                            let value = content.substring(argStart, mark);
-                            args.push(new argument_1.Argument(value, vscode_languageserver_types_1.Range.create(this.document.positionAt(instructionNameEndOffset + start + argStart), this.document.positionAt(instructionNameEndOffset + start + mark))));
-                            argStart = -1;
-                        }
-                        break argumentLoop;
-                    }
-                    else if (argStart === -1) {
-                        argStart = i;
-                    }
-                    break;
-                default:
-                    if (spaced) {
-                        this.createSpacedArgument(argStart, args, content, mark, instructionNameEndOffset, start);
-                        // reset to start a new argument
-                        argStart = i;
-                        spaced = false;
-                    }
-                    escaped = false;
-                    if (argStart === -1) {
-                        argStart = i;
-                    }
-                    // variable detected
-                    if (char === '$' && content.charAt(i + 1) === '{') {
-                        let singleQuotes = false;
-                        let doubleQuotes = false;
-                        let escaped = false;
-                        for (let j = i + 1; j < content.length; j++) {
-                            switch (content.charAt(j)) {
-                                case this.escapeChar:
-                                    escaped = true;
-                                    break;
-                                case '\r':
-                                case '\n':
-                                    break;
-                                case '\'':
-                                    singleQuotes = !singleQuotes;
-                                    escaped = false;
-                                    break;
-                                case '"':
-                                    doubleQuotes = !doubleQuotes;
-                                    escaped = false;
-                                    break;
-                                case ' ':
-                                case '\t':
-                                    if (escaped || singleQuotes || doubleQuotes) {
-                                        break;
-                                    }
-                                    i = j - 1;
-                                    continue argumentLoop;
-                                case '}':
-                                    i = j;
-                                    continue argumentLoop;
-                                default:
-                                    escaped = false;
-                                    break;
-                            }
-                        }
-                        break argumentLoop;
-                    }
-                    break;
-            }
-        }
-        if (argStart !== -1 && argStart !== content.length) {
-            let end = endingEscape ? content.length - 1 : content.length;
-            let value = content.substring(argStart, end);
-            args.push(new argument_1.Argument(value, vscode_languageserver_types_1.Range.create(this.document.positionAt(instructionNameEndOffset + start + argStart), this.document.positionAt(instructionNameEndOffset + start + end))));
-        }
-        return args;
-    }
-    createSpacedArgument(argStart, args, content, mark, instructionNameEndOffset, start) {
-        if (argStart !== -1) {
-            args.push(new argument_1.Argument(content.substring(argStart, mark), vscode_languageserver_types_1.Range.create(this.document.positionAt(instructionNameEndOffset + start + argStart), this.document.positionAt(instructionNameEndOffset + start + mark))));
-        }
-    }
-}
-exports.PropertyInstruction = PropertyInstruction;
-
-
-/***/ }),
-
-/***/ 7459:
-/***/ ((__unused_webpack_module, exports) => {
-
-/* --------------------------------------------------------------------------------------------
- * Copyright (c) Remy Suen. All rights reserved.
- * Licensed under the MIT License. See License.txt in the project root for license information.
- * ------------------------------------------------------------------------------------------ */
-
-Object.defineProperty(exports, "__esModule", ({ value: true }));
-exports.Util = void 0;
-class Util {
-    static isUTF8BOM(char) {
-        const uintArray = Uint8Array.from(Buffer.from(char, "UTF-8"));
-        return uintArray[0] === 0xEF && uintArray[1] == 0xBB && uintArray[2] == 0xBF;
-    }
-    static isWhitespace(char) {
-        return char === ' ' || char === '\t' || Util.isNewline(char);
-    }
-    static isNewline(char) {
-        return char === '\r' || char === '\n';
-    }
-    static findLeadingNonWhitespace(content, escapeChar) {
-        whitespaceCheck: for (let i = 0; i < content.length; i++) {
-            switch (content.charAt(i)) {
-                case ' ':
-                case '\t':
-                    continue;
-                case escapeChar:
-                    escapeCheck: for (let j = i + 1; j < content.length; j++) {
-                        switch (content.charAt(j)) {
-                            case ' ':
-                            case '\t':
-                                continue;
-                            case '\r':
-                                // offset one more for \r\n
-                                i = j + 1;
-                                continue whitespaceCheck;
-                            case '\n':
-                                i = j;
-                                continue whitespaceCheck;
-                            default:
-                                break escapeCheck;
-                        }
-                    }
-                    // found an escape character and then reached EOF
-                    return -1;
-                default:
-                    return i;
-            }
-        }
-        // only possible if the content is the empty string
-        return -1;
-    }
-    /**
-     * Determines if the given position is contained within the given range.
-     *
-     * @param position the position to check
-     * @param range the range to see if the position is inside of
-     */
-    static isInsideRange(position, range) {
-        if (range.start.line === range.end.line) {
-            return range.start.line === position.line
-                && range.start.character <= position.character
-                && position.character <= range.end.character;
-        }
-        else if (range.start.line === position.line) {
-            return range.start.character <= position.character;
-        }
-        else if (range.end.line === position.line) {
-            return position.character <= range.end.character;
-        }
-        return range.start.line < position.line && position.line < range.end.line;
-    }
-    static parseHeredocName(value) {
-        value = value.substring(2);
-        if (value.charAt(0) === '-') {
-            value = value.substring(1);
-        }
-        if (value.charAt(0) === '"') {
-            if (value.charAt(value.length - 1) !== '"') {
-                return null;
-            }
-            value = value.substring(1, value.length - 1);
-        }
-        if (value.charAt(0) === '\'') {
-            if (value.charAt(value.length - 1) !== '\'') {
-                return null;
-            }
-            value = value.substring(1, value.length - 1);
-        }
-        if (value.charAt(0) === "<") {
-            return null;
-        }
-        return value;
-    }
-}
-exports.Util = Util;
-
-
-/***/ }),
-
-/***/ 3743:
-/***/ ((__unused_webpack_module, exports) => {
-
-
-Object.defineProperty(exports, "__esModule", ({ value: true }));
-exports.Variable = void 0;
-class Variable {
-    constructor(name, nameRange, range, modifier, modifierRange, substitutionParameter, substitutionRange, defined, buildVariable, stringValue) {
-        this.name = name;
-        this.nameRange = nameRange;
-        this.range = range;
-        this.modifier = modifier;
-        this.modifierRange = modifierRange;
-        this.substitutionParameter = substitutionParameter;
-        this.substitutionRange = substitutionRange;
-        this.defined = defined;
-        this.buildVariable = buildVariable;
-        this.stringValue = stringValue;
-    }
-    toString() {
-        return this.stringValue;
-    }
-    getName() {
-        return this.name;
-    }
-    getNameRange() {
-        return this.nameRange;
-    }
-    /**
-     * Returns the range of the entire variable. This includes the symbols for
-     * the declaration of the variable such as the $, {, and } symbols.
-     *
-     * @return the range in the document that this variable encompasses in its
-     *         entirety
-     */
-    getRange() {
-        return this.range;
-    }
-    /**
-     * Returns the modifier character that has been set for
-     * specifying how this variable should be expanded and resolved.
-     * If this variable is ${variable:+value} then the modifier
-     * character is '+'. Will be the empty string if the variable is
-     * declared as ${variable:}. Otherwise, will be null if this
-     * variable will not use variable substitution at all (such as
-     * ${variable} or $variable).
-     *
-     * @return this variable's modifier character, or the empty
-     *         string if it does not have one, or null if this
-     *         variable will not use variable substitution
-     */
-    getModifier() {
-        return this.modifier;
-    }
-    getModifierRange() {
-        return this.modifierRange;
-    }
-    /**
-     * Returns the parameter that will be used for substitution if
-     * this variable uses modifiers to define how its value should be
-     * resolved. If this variable is ${variable:+value} then the
-     * substitution value will be 'value'. Will be the empty string
-     * if the variable is declared as ${variable:+} or some other
-     * variant where the only thing that follows the modifier
-     * character (excluding considerations of escape characters and
-     * so on) is the variable's closing bracket. May be null if this
-     * variable does not have a modifier character defined (such as
-     * ${variable} or $variable).
-     *
-     * @return this variable's substitution parameter, or the empty
-     *         string if it does not have one, or null if there is
-     *         not one defined
-     */
-    getSubstitutionParameter() {
-        return this.substitutionParameter;
-    }
-    getSubstitutionRange() {
-        return this.substitutionRange;
-    }
-    /**
-     * Returns whether this variable has been defined or not.
-     *
-     * @return true if this variable has been defined, false otherwise
-     */
-    isDefined() {
-        return this.defined;
-    }
-    isBuildVariable() {
-        return this.buildVariable === true;
-    }
-    isEnvironmentVariable() {
-        return this.buildVariable === false;
-    }
-}
-exports.Variable = Variable;
-
-
-/***/ }),
-
 /***/ 3430:
 /***/ ((module) => {
 
@@ -42482,2829 +38281,11 @@ module.exports = {
 
 /***/ }),
 
-/***/ 3383:
-/***/ (function(module, exports) {
-
-var __spreadArray = (this && this.__spreadArray) || function (to, from, pack) {
-    if (pack || arguments.length === 2) for (var i = 0, l = from.length, ar; i < l; i++) {
-        if (ar || !(i in from)) {
-            if (!ar) ar = Array.prototype.slice.call(from, 0, i);
-            ar[i] = from[i];
-        }
-    }
-    return to.concat(ar || Array.prototype.slice.call(from));
-};
-(function (factory) {
-    if ( true && typeof module.exports === "object") {
-        var v = factory(__WEBPACK_EXTERNAL_createRequire(import.meta.url), exports);
-        if (v !== undefined) module.exports = v;
-    }
-    else if (typeof define === "function" && define.amd) {
-        define(["require", "exports"], factory);
-    }
-})(function (require, exports) {
-    /* --------------------------------------------------------------------------------------------
-     * Copyright (c) Microsoft Corporation. All rights reserved.
-     * Licensed under the MIT License. See License.txt in the project root for license information.
-     * ------------------------------------------------------------------------------------------ */
-    'use strict';
-    Object.defineProperty(exports, "__esModule", { value: true });
-    exports.TextDocument = void 0;
-    var FullTextDocument = /** @class */ (function () {
-        function FullTextDocument(uri, languageId, version, content) {
-            this._uri = uri;
-            this._languageId = languageId;
-            this._version = version;
-            this._content = content;
-            this._lineOffsets = undefined;
-        }
-        Object.defineProperty(FullTextDocument.prototype, "uri", {
-            get: function () {
-                return this._uri;
-            },
-            enumerable: false,
-            configurable: true
-        });
-        Object.defineProperty(FullTextDocument.prototype, "languageId", {
-            get: function () {
-                return this._languageId;
-            },
-            enumerable: false,
-            configurable: true
-        });
-        Object.defineProperty(FullTextDocument.prototype, "version", {
-            get: function () {
-                return this._version;
-            },
-            enumerable: false,
-            configurable: true
-        });
-        FullTextDocument.prototype.getText = function (range) {
-            if (range) {
-                var start = this.offsetAt(range.start);
-                var end = this.offsetAt(range.end);
-                return this._content.substring(start, end);
-            }
-            return this._content;
-        };
-        FullTextDocument.prototype.update = function (changes, version) {
-            for (var _i = 0, changes_1 = changes; _i < changes_1.length; _i++) {
-                var change = changes_1[_i];
-                if (FullTextDocument.isIncremental(change)) {
-                    // makes sure start is before end
-                    var range = getWellformedRange(change.range);
-                    // update content
-                    var startOffset = this.offsetAt(range.start);
-                    var endOffset = this.offsetAt(range.end);
-                    this._content = this._content.substring(0, startOffset) + change.text + this._content.substring(endOffset, this._content.length);
-                    var insertedEndOffset = startOffset + change.text.length;
-                    var crlfAtStart = this._content.charCodeAt(startOffset - 1) === 13 /* CharCode.CarriageReturn */ && this._content.charCodeAt(startOffset) === 10 /* CharCode.LineFeed */;
-                    var crlfAtEnd = this._content.charCodeAt(insertedEndOffset - 1) === 13 /* CharCode.CarriageReturn */ && this._content.charCodeAt(insertedEndOffset) === 10 /* CharCode.LineFeed */;
-                    if (crlfAtStart || crlfAtEnd) {
-                        // A CRLF pair across an edit boundary is not included in the inserted text's line offsets.
-                        this._lineOffsets = undefined;
-                        continue;
-                    }
-                    // update the offsets
-                    var startLine = Math.max(range.start.line, 0);
-                    var endLine = Math.max(range.end.line, 0);
-                    var lineOffsets = this._lineOffsets;
-                    var addedLineOffsets = computeLineOffsets(change.text, false, startOffset);
-                    if (endLine - startLine === addedLineOffsets.length) {
-                        for (var i = 0, len = addedLineOffsets.length; i < len; i++) {
-                            lineOffsets[i + startLine + 1] = addedLineOffsets[i];
-                        }
-                    }
-                    else {
-                        if (addedLineOffsets.length < 10000) {
-                            lineOffsets.splice.apply(lineOffsets, __spreadArray([startLine + 1, endLine - startLine], addedLineOffsets, false));
-                        }
-                        else { // avoid too many arguments for splice
-                            this._lineOffsets = lineOffsets = lineOffsets.slice(0, startLine + 1).concat(addedLineOffsets, lineOffsets.slice(endLine + 1));
-                        }
-                    }
-                    var diff = change.text.length - (endOffset - startOffset);
-                    if (diff !== 0) {
-                        for (var i = startLine + 1 + addedLineOffsets.length, len = lineOffsets.length; i < len; i++) {
-                            lineOffsets[i] = lineOffsets[i] + diff;
-                        }
-                    }
-                }
-                else if (FullTextDocument.isFull(change)) {
-                    this._content = change.text;
-                    this._lineOffsets = undefined;
-                }
-                else {
-                    throw new Error('Unknown change event received');
-                }
-            }
-            this._version = version;
-        };
-        FullTextDocument.prototype.getLineOffsets = function () {
-            if (this._lineOffsets === undefined) {
-                this._lineOffsets = computeLineOffsets(this._content, true);
-            }
-            return this._lineOffsets;
-        };
-        FullTextDocument.prototype.positionAt = function (offset) {
-            offset = Math.max(Math.min(offset, this._content.length), 0);
-            var lineOffsets = this.getLineOffsets();
-            var low = 0, high = lineOffsets.length;
-            if (high === 0) {
-                return { line: 0, character: offset };
-            }
-            while (low < high) {
-                var mid = Math.floor((low + high) / 2);
-                if (lineOffsets[mid] > offset) {
-                    high = mid;
-                }
-                else {
-                    low = mid + 1;
-                }
-            }
-            // low is the least x for which the line offset is larger than the current offset
-            // or array.length if no line offset is larger than the current offset
-            var line = low - 1;
-            offset = this.ensureBeforeEOL(offset, lineOffsets[line]);
-            return { line: line, character: offset - lineOffsets[line] };
-        };
-        FullTextDocument.prototype.offsetAt = function (position) {
-            var lineOffsets = this.getLineOffsets();
-            if (position.line >= lineOffsets.length) {
-                return this._content.length;
-            }
-            else if (position.line < 0) {
-                return 0;
-            }
-            var lineOffset = lineOffsets[position.line];
-            if (position.character <= 0) {
-                return lineOffset;
-            }
-            var nextLineOffset = (position.line + 1 < lineOffsets.length) ? lineOffsets[position.line + 1] : this._content.length;
-            var offset = Math.min(lineOffset + position.character, nextLineOffset);
-            return this.ensureBeforeEOL(offset, lineOffset);
-        };
-        FullTextDocument.prototype.getLineRange = function (line) {
-            var lineOffsets = this.getLineOffsets();
-            if (line >= lineOffsets.length) {
-                var lastLine = lineOffsets.length - 1;
-                return { start: { line: lastLine, character: 0 }, end: { line: lastLine, character: this._content.length - lineOffsets[lastLine] } };
-            }
-            else if (line < 0) {
-                return { start: { line: 0, character: 0 }, end: { line: 0, character: 0 } };
-            }
-            var startOffset = lineOffsets[line];
-            var nextLineOffset = (line + 1 < lineOffsets.length) ? lineOffsets[line + 1] : this._content.length;
-            var endOffset = this.ensureBeforeEOL(nextLineOffset, startOffset);
-            return { start: { line: line, character: 0 }, end: { line: line, character: endOffset - startOffset } };
-        };
-        FullTextDocument.prototype.getEOLCharacters = function (line) {
-            var lineOffsets = this.getLineOffsets();
-            if (line >= lineOffsets.length) {
-                return '';
-            }
-            else if (line < 0) {
-                return '';
-            }
-            var nextLineOffset = (line + 1 < lineOffsets.length) ? lineOffsets[line + 1] : this._content.length;
-            var eolOffset = this.ensureBeforeEOL(nextLineOffset, lineOffsets[line]);
-            return this._content.substring(eolOffset, nextLineOffset);
-        };
-        FullTextDocument.prototype.ensureBeforeEOL = function (offset, lineOffset) {
-            while (offset > lineOffset && isEOL(this._content.charCodeAt(offset - 1))) {
-                offset--;
-            }
-            return offset;
-        };
-        Object.defineProperty(FullTextDocument.prototype, "lineCount", {
-            get: function () {
-                return this.getLineOffsets().length;
-            },
-            enumerable: false,
-            configurable: true
-        });
-        FullTextDocument.isIncremental = function (event) {
-            var candidate = event;
-            return candidate !== undefined && candidate !== null &&
-                typeof candidate.text === 'string' && candidate.range !== undefined &&
-                (candidate.rangeLength === undefined || typeof candidate.rangeLength === 'number');
-        };
-        FullTextDocument.isFull = function (event) {
-            var candidate = event;
-            return candidate !== undefined && candidate !== null &&
-                typeof candidate.text === 'string' && candidate.range === undefined && candidate.rangeLength === undefined;
-        };
-        return FullTextDocument;
-    }());
-    var TextDocument;
-    (function (TextDocument) {
-        /**
-         * Creates a new text document.
-         *
-         * @param uri The document's uri.
-         * @param languageId  The document's language Id.
-         * @param version The document's initial version number.
-         * @param content The document's content.
-         */
-        function create(uri, languageId, version, content) {
-            return new FullTextDocument(uri, languageId, version, content);
-        }
-        TextDocument.create = create;
-        /**
-         * Updates a TextDocument by modifying its content.
-         *
-         * @param document the document to update. Only documents created by TextDocument.create are valid inputs.
-         * @param changes the changes to apply to the document.
-         * @param version the changes version for the document.
-         * @returns The updated TextDocument. Note: That's the same document instance passed in as first parameter.
-         *
-         */
-        function update(document, changes, version) {
-            if (document instanceof FullTextDocument) {
-                document.update(changes, version);
-                return document;
-            }
-            else {
-                throw new Error('TextDocument.update: document must be created by TextDocument.create');
-            }
-        }
-        TextDocument.update = update;
-        function applyEdits(document, edits) {
-            var text = document.getText();
-            var sortedEdits = mergeSort(edits.map(getWellformedEdit), function (a, b) {
-                var diff = a.range.start.line - b.range.start.line;
-                if (diff === 0) {
-                    return a.range.start.character - b.range.start.character;
-                }
-                return diff;
-            });
-            var lastModifiedOffset = 0;
-            var spans = [];
-            for (var _i = 0, sortedEdits_1 = sortedEdits; _i < sortedEdits_1.length; _i++) {
-                var e = sortedEdits_1[_i];
-                var startOffset = document.offsetAt(e.range.start);
-                if (startOffset < lastModifiedOffset) {
-                    throw new Error('Overlapping edit');
-                }
-                else if (startOffset > lastModifiedOffset) {
-                    spans.push(text.substring(lastModifiedOffset, startOffset));
-                }
-                if (e.newText.length) {
-                    spans.push(e.newText);
-                }
-                lastModifiedOffset = document.offsetAt(e.range.end);
-            }
-            spans.push(text.substr(lastModifiedOffset));
-            return spans.join('');
-        }
-        TextDocument.applyEdits = applyEdits;
-    })(TextDocument || (exports.TextDocument = TextDocument = {}));
-    function mergeSort(data, compare) {
-        if (data.length <= 1) {
-            // sorted
-            return data;
-        }
-        var p = (data.length / 2) | 0;
-        var left = data.slice(0, p);
-        var right = data.slice(p);
-        mergeSort(left, compare);
-        mergeSort(right, compare);
-        var leftIdx = 0;
-        var rightIdx = 0;
-        var i = 0;
-        while (leftIdx < left.length && rightIdx < right.length) {
-            var ret = compare(left[leftIdx], right[rightIdx]);
-            if (ret <= 0) {
-                // smaller_equal -> take left to preserve order
-                data[i++] = left[leftIdx++];
-            }
-            else {
-                // greater -> take right
-                data[i++] = right[rightIdx++];
-            }
-        }
-        while (leftIdx < left.length) {
-            data[i++] = left[leftIdx++];
-        }
-        while (rightIdx < right.length) {
-            data[i++] = right[rightIdx++];
-        }
-        return data;
-    }
-    function computeLineOffsets(text, isAtLineStart, textOffset) {
-        if (textOffset === void 0) { textOffset = 0; }
-        var result = isAtLineStart ? [textOffset] : [];
-        for (var i = 0; i < text.length; i++) {
-            var ch = text.charCodeAt(i);
-            if (isEOL(ch)) {
-                if (ch === 13 /* CharCode.CarriageReturn */ && i + 1 < text.length && text.charCodeAt(i + 1) === 10 /* CharCode.LineFeed */) {
-                    i++;
-                }
-                result.push(textOffset + i + 1);
-            }
-        }
-        return result;
-    }
-    function isEOL(char) {
-        return char === 13 /* CharCode.CarriageReturn */ || char === 10 /* CharCode.LineFeed */;
-    }
-    function getWellformedRange(range) {
-        var start = range.start;
-        var end = range.end;
-        if (start.line > end.line || (start.line === end.line && start.character > end.character)) {
-            return { start: end, end: start };
-        }
-        return range;
-    }
-    function getWellformedEdit(textEdit) {
-        var range = getWellformedRange(textEdit.range);
-        if (range !== textEdit.range) {
-            return { newText: textEdit.newText, range: range };
-        }
-        return textEdit;
-    }
-});
-
-
-/***/ }),
-
-/***/ 4612:
-/***/ ((module, exports) => {
-
-(function (factory) {
-    if ( true && typeof module.exports === "object") {
-        var v = factory(__WEBPACK_EXTERNAL_createRequire(import.meta.url), exports);
-        if (v !== undefined) module.exports = v;
-    }
-    else if (typeof define === "function" && define.amd) {
-        define(["require", "exports"], factory);
-    }
-})(function () {
-    /* --------------------------------------------------------------------------------------------
-     * Copyright (c) Microsoft Corporation. All rights reserved.
-     * Licensed under the MIT License. See License.txt in the project root for license information.
-     * ------------------------------------------------------------------------------------------ */
-    'use strict';
-    Object.defineProperty(exports, "__esModule", ({ value: true }));
-    exports.TextDocument = exports.EOL = exports.WorkspaceFolder = exports.InlineCompletionContext = exports.SelectedCompletionInfo = exports.InlineCompletionTriggerKind = exports.InlineCompletionList = exports.InlineCompletionItem = exports.StringValue = exports.InlayHint = exports.InlayHintLabelPart = exports.InlayHintKind = exports.InlineValueContext = exports.InlineValueEvaluatableExpression = exports.InlineValueVariableLookup = exports.InlineValueText = exports.SemanticTokens = exports.SemanticTokenModifiers = exports.SemanticTokenTypes = exports.SelectionRange = exports.DocumentLink = exports.FormattingOptions = exports.CodeLens = exports.CodeAction = exports.CodeActionTag = exports.CodeActionContext = exports.CodeActionTriggerKind = exports.CodeActionKind = exports.DocumentSymbol = exports.WorkspaceSymbol = exports.SymbolInformation = exports.SymbolTag = exports.SymbolKind = exports.DocumentHighlight = exports.DocumentHighlightKind = exports.SignatureInformation = exports.ParameterInformation = exports.Hover = exports.MarkedString = exports.CompletionList = exports.CompletionItem = exports.CompletionItemLabelDetails = exports.ApplyKind = exports.InsertTextMode = exports.InsertReplaceEdit = exports.CompletionItemTag = exports.InsertTextFormat = exports.CompletionItemKind = exports.MarkupContent = exports.MarkupKind = exports.TextDocumentItem = exports.LanguageKind = exports.OptionalVersionedTextDocumentIdentifier = exports.VersionedTextDocumentIdentifier = exports.TextDocumentIdentifier = exports.WorkspaceChange = exports.SnippetTextEdit = exports.WorkspaceEdit = exports.DeleteFile = exports.RenameFile = exports.CreateFile = exports.TextDocumentEdit = exports.AnnotatedTextEdit = exports.ChangeAnnotationIdentifier = exports.ChangeAnnotation = exports.TextEdit = exports.Command = exports.Diagnostic = exports.CodeDescription = exports.DiagnosticTag = exports.DiagnosticSeverity = exports.DiagnosticRelatedInformation = exports.FoldingRange = exports.FoldingRangeKind = exports.ColorPresentation = exports.ColorInformation = exports.Color = exports.LocationLink = exports.Location = exports.Range = exports.Position = exports.uinteger = exports.integer = exports.URI = exports.DocumentUri = void 0;
-    var DocumentUri;
-    (function (DocumentUri) {
-        function is(value) {
-            return typeof value === 'string';
-        }
-        DocumentUri.is = is;
-    })(DocumentUri || (exports.DocumentUri = DocumentUri = {}));
-    var URI;
-    (function (URI) {
-        function is(value) {
-            return typeof value === 'string';
-        }
-        URI.is = is;
-    })(URI || (exports.URI = URI = {}));
-    var integer;
-    (function (integer) {
-        integer.MIN_VALUE = -2147483648;
-        integer.MAX_VALUE = 2147483647;
-        function is(value) {
-            return typeof value === 'number' && integer.MIN_VALUE <= value && value <= integer.MAX_VALUE;
-        }
-        integer.is = is;
-    })(integer || (exports.integer = integer = {}));
-    var uinteger;
-    (function (uinteger) {
-        uinteger.MIN_VALUE = 0;
-        uinteger.MAX_VALUE = 2147483647;
-        function is(value) {
-            return typeof value === 'number' && uinteger.MIN_VALUE <= value && value <= uinteger.MAX_VALUE;
-        }
-        uinteger.is = is;
-    })(uinteger || (exports.uinteger = uinteger = {}));
-    /**
-     * The Position namespace provides helper functions to work with
-     * {@link Position} literals.
-     */
-    var Position;
-    (function (Position) {
-        /**
-         * Creates a new Position literal from the given line and character.
-         * @param line The position's line.
-         * @param character The position's character.
-         */
-        function create(line, character) {
-            if (line === Number.MAX_VALUE) {
-                line = uinteger.MAX_VALUE;
-            }
-            if (character === Number.MAX_VALUE) {
-                character = uinteger.MAX_VALUE;
-            }
-            return { line: line, character: character };
-        }
-        Position.create = create;
-        /**
-         * Checks whether the given literal conforms to the {@link Position} interface.
-         */
-        function is(value) {
-            var candidate = value;
-            return Is.objectLiteral(candidate) && Is.uinteger(candidate.line) && Is.uinteger(candidate.character);
-        }
-        Position.is = is;
-    })(Position || (exports.Position = Position = {}));
-    /**
-     * The Range namespace provides helper functions to work with
-     * {@link Range} literals.
-     */
-    var Range;
-    (function (Range) {
-        function create(one, two, three, four) {
-            if (Is.uinteger(one) && Is.uinteger(two) && Is.uinteger(three) && Is.uinteger(four)) {
-                return { start: Position.create(one, two), end: Position.create(three, four) };
-            }
-            else if (Position.is(one) && Position.is(two)) {
-                return { start: one, end: two };
-            }
-            else {
-                throw new Error("Range#create called with invalid arguments[".concat(one, ", ").concat(two, ", ").concat(three, ", ").concat(four, "]"));
-            }
-        }
-        Range.create = create;
-        /**
-         * Checks whether the given literal conforms to the {@link Range} interface.
-         */
-        function is(value) {
-            var candidate = value;
-            return Is.objectLiteral(candidate) && Position.is(candidate.start) && Position.is(candidate.end);
-        }
-        Range.is = is;
-    })(Range || (exports.Range = Range = {}));
-    /**
-     * The Location namespace provides helper functions to work with
-     * {@link Location} literals.
-     */
-    var Location;
-    (function (Location) {
-        /**
-         * Creates a Location literal.
-         * @param uri The location's uri.
-         * @param range The location's range.
-         */
-        function create(uri, range) {
-            return { uri: uri, range: range };
-        }
-        Location.create = create;
-        /**
-         * Checks whether the given literal conforms to the {@link Location} interface.
-         */
-        function is(value) {
-            var candidate = value;
-            return Is.objectLiteral(candidate) && Range.is(candidate.range) && (Is.string(candidate.uri) || Is.undefined(candidate.uri));
-        }
-        Location.is = is;
-    })(Location || (exports.Location = Location = {}));
-    /**
-     * The LocationLink namespace provides helper functions to work with
-     * {@link LocationLink} literals.
-     */
-    var LocationLink;
-    (function (LocationLink) {
-        /**
-         * Creates a LocationLink literal.
-         * @param targetUri The definition's uri.
-         * @param targetRange The full range of the definition.
-         * @param targetSelectionRange The span of the symbol definition at the target.
-         * @param originSelectionRange The span of the symbol being defined in the originating source file.
-         */
-        function create(targetUri, targetRange, targetSelectionRange, originSelectionRange) {
-            return { targetUri: targetUri, targetRange: targetRange, targetSelectionRange: targetSelectionRange, originSelectionRange: originSelectionRange };
-        }
-        LocationLink.create = create;
-        /**
-         * Checks whether the given literal conforms to the {@link LocationLink} interface.
-         */
-        function is(value) {
-            var candidate = value;
-            return Is.objectLiteral(candidate) && Range.is(candidate.targetRange) && Is.string(candidate.targetUri)
-                && Range.is(candidate.targetSelectionRange)
-                && (Range.is(candidate.originSelectionRange) || Is.undefined(candidate.originSelectionRange));
-        }
-        LocationLink.is = is;
-    })(LocationLink || (exports.LocationLink = LocationLink = {}));
-    /**
-     * The Color namespace provides helper functions to work with
-     * {@link Color} literals.
-     */
-    var Color;
-    (function (Color) {
-        /**
-         * Creates a new Color literal.
-         */
-        function create(red, green, blue, alpha) {
-            return {
-                red: red,
-                green: green,
-                blue: blue,
-                alpha: alpha,
-            };
-        }
-        Color.create = create;
-        /**
-         * Checks whether the given literal conforms to the {@link Color} interface.
-         */
-        function is(value) {
-            var candidate = value;
-            return Is.objectLiteral(candidate) && Is.numberRange(candidate.red, 0, 1)
-                && Is.numberRange(candidate.green, 0, 1)
-                && Is.numberRange(candidate.blue, 0, 1)
-                && Is.numberRange(candidate.alpha, 0, 1);
-        }
-        Color.is = is;
-    })(Color || (exports.Color = Color = {}));
-    /**
-     * The ColorInformation namespace provides helper functions to work with
-     * {@link ColorInformation} literals.
-     */
-    var ColorInformation;
-    (function (ColorInformation) {
-        /**
-         * Creates a new ColorInformation literal.
-         */
-        function create(range, color) {
-            return {
-                range: range,
-                color: color,
-            };
-        }
-        ColorInformation.create = create;
-        /**
-         * Checks whether the given literal conforms to the {@link ColorInformation} interface.
-         */
-        function is(value) {
-            var candidate = value;
-            return Is.objectLiteral(candidate) && Range.is(candidate.range) && Color.is(candidate.color);
-        }
-        ColorInformation.is = is;
-    })(ColorInformation || (exports.ColorInformation = ColorInformation = {}));
-    /**
-     * The Color namespace provides helper functions to work with
-     * {@link ColorPresentation} literals.
-     */
-    var ColorPresentation;
-    (function (ColorPresentation) {
-        /**
-         * Creates a new ColorInformation literal.
-         */
-        function create(label, textEdit, additionalTextEdits) {
-            return {
-                label: label,
-                textEdit: textEdit,
-                additionalTextEdits: additionalTextEdits,
-            };
-        }
-        ColorPresentation.create = create;
-        /**
-         * Checks whether the given literal conforms to the {@link ColorInformation} interface.
-         */
-        function is(value) {
-            var candidate = value;
-            return Is.objectLiteral(candidate) && Is.string(candidate.label)
-                && (Is.undefined(candidate.textEdit) || TextEdit.is(candidate.textEdit))
-                && (Is.undefined(candidate.additionalTextEdits) || Is.typedArray(candidate.additionalTextEdits, TextEdit.is));
-        }
-        ColorPresentation.is = is;
-    })(ColorPresentation || (exports.ColorPresentation = ColorPresentation = {}));
-    /**
-     * A set of predefined range kinds.
-     */
-    var FoldingRangeKind;
-    (function (FoldingRangeKind) {
-        /**
-         * Folding range for a comment
-         */
-        FoldingRangeKind.Comment = 'comment';
-        /**
-         * Folding range for an import or include
-         */
-        FoldingRangeKind.Imports = 'imports';
-        /**
-         * Folding range for a region (e.g. `#region`)
-         */
-        FoldingRangeKind.Region = 'region';
-    })(FoldingRangeKind || (exports.FoldingRangeKind = FoldingRangeKind = {}));
-    /**
-     * The folding range namespace provides helper functions to work with
-     * {@link FoldingRange} literals.
-     */
-    var FoldingRange;
-    (function (FoldingRange) {
-        /**
-         * Creates a new FoldingRange literal.
-         */
-        function create(startLine, endLine, startCharacter, endCharacter, kind, collapsedText) {
-            var result = {
-                startLine: startLine,
-                endLine: endLine
-            };
-            if (Is.defined(startCharacter)) {
-                result.startCharacter = startCharacter;
-            }
-            if (Is.defined(endCharacter)) {
-                result.endCharacter = endCharacter;
-            }
-            if (Is.defined(kind)) {
-                result.kind = kind;
-            }
-            if (Is.defined(collapsedText)) {
-                result.collapsedText = collapsedText;
-            }
-            return result;
-        }
-        FoldingRange.create = create;
-        /**
-         * Checks whether the given literal conforms to the {@link FoldingRange} interface.
-         */
-        function is(value) {
-            var candidate = value;
-            return Is.objectLiteral(candidate) && Is.uinteger(candidate.startLine) && Is.uinteger(candidate.endLine)
-                && (Is.undefined(candidate.startCharacter) || Is.uinteger(candidate.startCharacter))
-                && (Is.undefined(candidate.endCharacter) || Is.uinteger(candidate.endCharacter))
-                && (Is.undefined(candidate.kind) || Is.string(candidate.kind));
-        }
-        FoldingRange.is = is;
-    })(FoldingRange || (exports.FoldingRange = FoldingRange = {}));
-    /**
-     * The DiagnosticRelatedInformation namespace provides helper functions to work with
-     * {@link DiagnosticRelatedInformation} literals.
-     */
-    var DiagnosticRelatedInformation;
-    (function (DiagnosticRelatedInformation) {
-        /**
-         * Creates a new DiagnosticRelatedInformation literal.
-         */
-        function create(location, message) {
-            return {
-                location: location,
-                message: message
-            };
-        }
-        DiagnosticRelatedInformation.create = create;
-        /**
-         * Checks whether the given literal conforms to the {@link DiagnosticRelatedInformation} interface.
-         */
-        function is(value) {
-            var candidate = value;
-            return Is.defined(candidate) && Location.is(candidate.location) && Is.string(candidate.message);
-        }
-        DiagnosticRelatedInformation.is = is;
-    })(DiagnosticRelatedInformation || (exports.DiagnosticRelatedInformation = DiagnosticRelatedInformation = {}));
-    /**
-     * The diagnostic's severity.
-     */
-    var DiagnosticSeverity;
-    (function (DiagnosticSeverity) {
-        /**
-         * Reports an error.
-         */
-        DiagnosticSeverity.Error = 1;
-        /**
-         * Reports a warning.
-         */
-        DiagnosticSeverity.Warning = 2;
-        /**
-         * Reports an information.
-         */
-        DiagnosticSeverity.Information = 3;
-        /**
-         * Reports a hint.
-         */
-        DiagnosticSeverity.Hint = 4;
-    })(DiagnosticSeverity || (exports.DiagnosticSeverity = DiagnosticSeverity = {}));
-    /**
-     * The diagnostic tags.
-     *
-     * @since 3.15.0
-     */
-    var DiagnosticTag;
-    (function (DiagnosticTag) {
-        /**
-         * Unused or unnecessary code.
-         *
-         * Clients are allowed to render diagnostics with this tag faded out instead of having
-         * an error squiggle.
-         */
-        DiagnosticTag.Unnecessary = 1;
-        /**
-         * Deprecated or obsolete code.
-         *
-         * Clients are allowed to rendered diagnostics with this tag strike through.
-         */
-        DiagnosticTag.Deprecated = 2;
-    })(DiagnosticTag || (exports.DiagnosticTag = DiagnosticTag = {}));
-    /**
-     * The CodeDescription namespace provides functions to deal with descriptions for diagnostic codes.
-     *
-     * @since 3.16.0
-     */
-    var CodeDescription;
-    (function (CodeDescription) {
-        function is(value) {
-            var candidate = value;
-            return Is.objectLiteral(candidate) && Is.string(candidate.href);
-        }
-        CodeDescription.is = is;
-    })(CodeDescription || (exports.CodeDescription = CodeDescription = {}));
-    /**
-     * The Diagnostic namespace provides helper functions to work with
-     * {@link Diagnostic} literals.
-     */
-    var Diagnostic;
-    (function (Diagnostic) {
-        /**
-         * Creates a new Diagnostic literal.
-         */
-        function create(range, message, severity, code, source, relatedInformation) {
-            var result = { range: range, message: message };
-            if (Is.defined(severity)) {
-                result.severity = severity;
-            }
-            if (Is.defined(code)) {
-                result.code = code;
-            }
-            if (Is.defined(source)) {
-                result.source = source;
-            }
-            if (Is.defined(relatedInformation)) {
-                result.relatedInformation = relatedInformation;
-            }
-            return result;
-        }
-        Diagnostic.create = create;
-        /**
-         * Checks whether the given literal conforms to the {@link Diagnostic} interface.
-         */
-        function is(value) {
-            var _a;
-            var candidate = value;
-            return Is.defined(candidate)
-                && Range.is(candidate.range)
-                && (Is.string(candidate.message) || MarkupContent.is(candidate.message))
-                && (Is.number(candidate.severity) || Is.undefined(candidate.severity))
-                && (Is.integer(candidate.code) || Is.string(candidate.code) || Is.undefined(candidate.code))
-                && (Is.undefined(candidate.codeDescription) || (Is.string((_a = candidate.codeDescription) === null || _a === void 0 ? void 0 : _a.href)))
-                && (Is.string(candidate.source) || Is.undefined(candidate.source))
-                && (Is.undefined(candidate.relatedInformation) || Is.typedArray(candidate.relatedInformation, DiagnosticRelatedInformation.is));
-        }
-        Diagnostic.is = is;
-        /**
-         * Checks whether the given diagnostic's message conforms to the 3.17.0
-         * version of the protocol where the message is a string.
-         *
-         * @param value the diagnostic
-         * @returns true if the diagnostic's message is a string, false otherwise.
-         */
-        function is3_17(value) {
-            return Is.string(value.message);
-        }
-        Diagnostic.is3_17 = is3_17;
-        /**
-         * Gets the message string of a diagnostic. If the message is already a
-         * string, it is returned as is. If the message is a MarkupContent,
-         * the value of the MarkupContent is returned. Otherwise an error is thrown.
-         *
-         * @param diagnostic the diagnostic to get the message string from.
-         * @returns the message string of the given diagnostic.
-         */
-        function getMessageString(diagnostic) {
-            if (Is.string(diagnostic.message)) {
-                return diagnostic.message;
-            }
-            else if (MarkupContent.is(diagnostic.message)) {
-                return diagnostic.message.value;
-            }
-            else {
-                throw new Error("Unknown message type ".concat(typeof diagnostic.message));
-            }
-        }
-        Diagnostic.getMessageString = getMessageString;
-    })(Diagnostic || (exports.Diagnostic = Diagnostic = {}));
-    /**
-     * The Command namespace provides helper functions to work with
-     * {@link Command} literals.
-     */
-    var Command;
-    (function (Command) {
-        /**
-         * Creates a new Command literal.
-         */
-        function create(title, command) {
-            var args = [];
-            for (var _i = 2; _i < arguments.length; _i++) {
-                args[_i - 2] = arguments[_i];
-            }
-            var result = { title: title, command: command };
-            if (Is.defined(args) && args.length > 0) {
-                result.arguments = args;
-            }
-            return result;
-        }
-        Command.create = create;
-        /**
-         * Checks whether the given literal conforms to the {@link Command} interface.
-         */
-        function is(value) {
-            var candidate = value;
-            return Is.defined(candidate) && Is.string(candidate.title) && (candidate.tooltip === undefined || Is.string(candidate.tooltip)) && Is.string(candidate.command);
-        }
-        Command.is = is;
-    })(Command || (exports.Command = Command = {}));
-    /**
-     * The TextEdit namespace provides helper function to create replace,
-     * insert and delete edits more easily.
-     */
-    var TextEdit;
-    (function (TextEdit) {
-        /**
-         * Creates a replace text edit.
-         * @param range The range of text to be replaced.
-         * @param newText The new text.
-         */
-        function replace(range, newText) {
-            return { range: range, newText: newText };
-        }
-        TextEdit.replace = replace;
-        /**
-         * Creates an insert text edit.
-         * @param position The position to insert the text at.
-         * @param newText The text to be inserted.
-         */
-        function insert(position, newText) {
-            return { range: { start: position, end: position }, newText: newText };
-        }
-        TextEdit.insert = insert;
-        /**
-         * Creates a delete text edit.
-         * @param range The range of text to be deleted.
-         */
-        function del(range) {
-            return { range: range, newText: '' };
-        }
-        TextEdit.del = del;
-        function is(value) {
-            var candidate = value;
-            return Is.objectLiteral(candidate)
-                && Is.string(candidate.newText)
-                && Range.is(candidate.range);
-        }
-        TextEdit.is = is;
-    })(TextEdit || (exports.TextEdit = TextEdit = {}));
-    var ChangeAnnotation;
-    (function (ChangeAnnotation) {
-        function create(label, needsConfirmation, description) {
-            var result = { label: label };
-            if (needsConfirmation !== undefined) {
-                result.needsConfirmation = needsConfirmation;
-            }
-            if (description !== undefined) {
-                result.description = description;
-            }
-            return result;
-        }
-        ChangeAnnotation.create = create;
-        function is(value) {
-            var candidate = value;
-            return Is.objectLiteral(candidate) && Is.string(candidate.label) &&
-                (Is.boolean(candidate.needsConfirmation) || candidate.needsConfirmation === undefined) &&
-                (Is.string(candidate.description) || candidate.description === undefined);
-        }
-        ChangeAnnotation.is = is;
-    })(ChangeAnnotation || (exports.ChangeAnnotation = ChangeAnnotation = {}));
-    var ChangeAnnotationIdentifier;
-    (function (ChangeAnnotationIdentifier) {
-        function is(value) {
-            var candidate = value;
-            return Is.string(candidate);
-        }
-        ChangeAnnotationIdentifier.is = is;
-    })(ChangeAnnotationIdentifier || (exports.ChangeAnnotationIdentifier = ChangeAnnotationIdentifier = {}));
-    var AnnotatedTextEdit;
-    (function (AnnotatedTextEdit) {
-        /**
-         * Creates an annotated replace text edit.
-         *
-         * @param range The range of text to be replaced.
-         * @param newText The new text.
-         * @param annotation The annotation.
-         */
-        function replace(range, newText, annotation) {
-            return { range: range, newText: newText, annotationId: annotation };
-        }
-        AnnotatedTextEdit.replace = replace;
-        /**
-         * Creates an annotated insert text edit.
-         *
-         * @param position The position to insert the text at.
-         * @param newText The text to be inserted.
-         * @param annotation The annotation.
-         */
-        function insert(position, newText, annotation) {
-            return { range: { start: position, end: position }, newText: newText, annotationId: annotation };
-        }
-        AnnotatedTextEdit.insert = insert;
-        /**
-         * Creates an annotated delete text edit.
-         *
-         * @param range The range of text to be deleted.
-         * @param annotation The annotation.
-         */
-        function del(range, annotation) {
-            return { range: range, newText: '', annotationId: annotation };
-        }
-        AnnotatedTextEdit.del = del;
-        function is(value) {
-            var candidate = value;
-            return TextEdit.is(candidate) && (ChangeAnnotation.is(candidate.annotationId) || ChangeAnnotationIdentifier.is(candidate.annotationId));
-        }
-        AnnotatedTextEdit.is = is;
-    })(AnnotatedTextEdit || (exports.AnnotatedTextEdit = AnnotatedTextEdit = {}));
-    /**
-     * The TextDocumentEdit namespace provides helper function to create
-     * an edit that manipulates a text document.
-     */
-    var TextDocumentEdit;
-    (function (TextDocumentEdit) {
-        /**
-         * Creates a new `TextDocumentEdit`
-         */
-        function create(textDocument, edits) {
-            return { textDocument: textDocument, edits: edits };
-        }
-        TextDocumentEdit.create = create;
-        function is(value) {
-            var candidate = value;
-            return Is.defined(candidate)
-                && OptionalVersionedTextDocumentIdentifier.is(candidate.textDocument)
-                && Array.isArray(candidate.edits);
-        }
-        TextDocumentEdit.is = is;
-    })(TextDocumentEdit || (exports.TextDocumentEdit = TextDocumentEdit = {}));
-    var CreateFile;
-    (function (CreateFile) {
-        function create(uri, options, annotation) {
-            var result = {
-                kind: 'create',
-                uri: uri
-            };
-            if (options !== undefined && (options.overwrite !== undefined || options.ignoreIfExists !== undefined)) {
-                result.options = options;
-            }
-            if (annotation !== undefined) {
-                result.annotationId = annotation;
-            }
-            return result;
-        }
-        CreateFile.create = create;
-        function is(value) {
-            var candidate = value;
-            return candidate && candidate.kind === 'create' && Is.string(candidate.uri) && (candidate.options === undefined ||
-                ((candidate.options.overwrite === undefined || Is.boolean(candidate.options.overwrite)) && (candidate.options.ignoreIfExists === undefined || Is.boolean(candidate.options.ignoreIfExists)))) && (candidate.annotationId === undefined || ChangeAnnotationIdentifier.is(candidate.annotationId));
-        }
-        CreateFile.is = is;
-    })(CreateFile || (exports.CreateFile = CreateFile = {}));
-    var RenameFile;
-    (function (RenameFile) {
-        function create(oldUri, newUri, options, annotation) {
-            var result = {
-                kind: 'rename',
-                oldUri: oldUri,
-                newUri: newUri
-            };
-            if (options !== undefined && (options.overwrite !== undefined || options.ignoreIfExists !== undefined)) {
-                result.options = options;
-            }
-            if (annotation !== undefined) {
-                result.annotationId = annotation;
-            }
-            return result;
-        }
-        RenameFile.create = create;
-        function is(value) {
-            var candidate = value;
-            return candidate && candidate.kind === 'rename' && Is.string(candidate.oldUri) && Is.string(candidate.newUri) && (candidate.options === undefined ||
-                ((candidate.options.overwrite === undefined || Is.boolean(candidate.options.overwrite)) && (candidate.options.ignoreIfExists === undefined || Is.boolean(candidate.options.ignoreIfExists)))) && (candidate.annotationId === undefined || ChangeAnnotationIdentifier.is(candidate.annotationId));
-        }
-        RenameFile.is = is;
-    })(RenameFile || (exports.RenameFile = RenameFile = {}));
-    var DeleteFile;
-    (function (DeleteFile) {
-        function create(uri, options, annotation) {
-            var result = {
-                kind: 'delete',
-                uri: uri
-            };
-            if (options !== undefined && (options.recursive !== undefined || options.ignoreIfNotExists !== undefined)) {
-                result.options = options;
-            }
-            if (annotation !== undefined) {
-                result.annotationId = annotation;
-            }
-            return result;
-        }
-        DeleteFile.create = create;
-        function is(value) {
-            var candidate = value;
-            return candidate && candidate.kind === 'delete' && Is.string(candidate.uri) && (candidate.options === undefined ||
-                ((candidate.options.recursive === undefined || Is.boolean(candidate.options.recursive)) && (candidate.options.ignoreIfNotExists === undefined || Is.boolean(candidate.options.ignoreIfNotExists)))) && (candidate.annotationId === undefined || ChangeAnnotationIdentifier.is(candidate.annotationId));
-        }
-        DeleteFile.is = is;
-    })(DeleteFile || (exports.DeleteFile = DeleteFile = {}));
-    var WorkspaceEdit;
-    (function (WorkspaceEdit) {
-        function is(value) {
-            var candidate = value;
-            return candidate &&
-                (candidate.changes !== undefined || candidate.documentChanges !== undefined) &&
-                (candidate.documentChanges === undefined || candidate.documentChanges.every(function (change) {
-                    if (Is.string(change.kind)) {
-                        return CreateFile.is(change) || RenameFile.is(change) || DeleteFile.is(change);
-                    }
-                    else {
-                        return TextDocumentEdit.is(change);
-                    }
-                }));
-        }
-        WorkspaceEdit.is = is;
-    })(WorkspaceEdit || (exports.WorkspaceEdit = WorkspaceEdit = {}));
-    var TextEditChangeImpl = /** @class */ (function () {
-        function TextEditChangeImpl(edits, changeAnnotations) {
-            this.edits = edits;
-            this.changeAnnotations = changeAnnotations;
-        }
-        TextEditChangeImpl.prototype.insert = function (position, newText, annotation) {
-            var edit;
-            var id;
-            if (annotation === undefined) {
-                edit = TextEdit.insert(position, newText);
-            }
-            else if (ChangeAnnotationIdentifier.is(annotation)) {
-                id = annotation;
-                edit = AnnotatedTextEdit.insert(position, newText, annotation);
-            }
-            else {
-                this.assertChangeAnnotations(this.changeAnnotations);
-                id = this.changeAnnotations.manage(annotation);
-                edit = AnnotatedTextEdit.insert(position, newText, id);
-            }
-            this.edits.push(edit);
-            if (id !== undefined) {
-                return id;
-            }
-        };
-        TextEditChangeImpl.prototype.replace = function (range, newText, annotation) {
-            var edit;
-            var id;
-            if (annotation === undefined) {
-                edit = TextEdit.replace(range, newText);
-            }
-            else if (ChangeAnnotationIdentifier.is(annotation)) {
-                id = annotation;
-                edit = AnnotatedTextEdit.replace(range, newText, annotation);
-            }
-            else {
-                this.assertChangeAnnotations(this.changeAnnotations);
-                id = this.changeAnnotations.manage(annotation);
-                edit = AnnotatedTextEdit.replace(range, newText, id);
-            }
-            this.edits.push(edit);
-            if (id !== undefined) {
-                return id;
-            }
-        };
-        TextEditChangeImpl.prototype.delete = function (range, annotation) {
-            var edit;
-            var id;
-            if (annotation === undefined) {
-                edit = TextEdit.del(range);
-            }
-            else if (ChangeAnnotationIdentifier.is(annotation)) {
-                id = annotation;
-                edit = AnnotatedTextEdit.del(range, annotation);
-            }
-            else {
-                this.assertChangeAnnotations(this.changeAnnotations);
-                id = this.changeAnnotations.manage(annotation);
-                edit = AnnotatedTextEdit.del(range, id);
-            }
-            this.edits.push(edit);
-            if (id !== undefined) {
-                return id;
-            }
-        };
-        TextEditChangeImpl.prototype.add = function (edit) {
-            this.edits.push(edit);
-        };
-        TextEditChangeImpl.prototype.all = function () {
-            return this.edits;
-        };
-        TextEditChangeImpl.prototype.clear = function () {
-            this.edits.splice(0, this.edits.length);
-        };
-        TextEditChangeImpl.prototype.assertChangeAnnotations = function (value) {
-            if (value === undefined) {
-                throw new Error("Text edit change is not configured to manage change annotations.");
-            }
-        };
-        return TextEditChangeImpl;
-    }());
-    var SnippetTextEdit;
-    (function (SnippetTextEdit) {
-        function is(value) {
-            var candidate = value;
-            return Is.objectLiteral(candidate)
-                && Range.is(candidate.range)
-                && StringValue.isSnippet(candidate.snippet)
-                && (candidate.annotationId === undefined ||
-                    (ChangeAnnotation.is(candidate.annotationId) || ChangeAnnotationIdentifier.is(candidate.annotationId)));
-        }
-        SnippetTextEdit.is = is;
-    })(SnippetTextEdit || (exports.SnippetTextEdit = SnippetTextEdit = {}));
-    /**
-     * A helper class
-     */
-    var ChangeAnnotations = /** @class */ (function () {
-        function ChangeAnnotations(annotations) {
-            this._annotations = annotations === undefined ? Object.create(null) : annotations;
-            this._counter = 0;
-            this._size = 0;
-        }
-        ChangeAnnotations.prototype.all = function () {
-            return this._annotations;
-        };
-        Object.defineProperty(ChangeAnnotations.prototype, "size", {
-            get: function () {
-                return this._size;
-            },
-            enumerable: false,
-            configurable: true
-        });
-        ChangeAnnotations.prototype.manage = function (idOrAnnotation, annotation) {
-            var id;
-            if (ChangeAnnotationIdentifier.is(idOrAnnotation)) {
-                id = idOrAnnotation;
-            }
-            else {
-                id = this.nextId();
-                annotation = idOrAnnotation;
-            }
-            if (this._annotations[id] !== undefined) {
-                throw new Error("Id ".concat(id, " is already in use."));
-            }
-            if (annotation === undefined) {
-                throw new Error("No annotation provided for id ".concat(id));
-            }
-            this._annotations[id] = annotation;
-            this._size++;
-            return id;
-        };
-        ChangeAnnotations.prototype.nextId = function () {
-            this._counter++;
-            return this._counter.toString();
-        };
-        return ChangeAnnotations;
-    }());
-    /**
-     * A workspace change helps constructing changes to a workspace.
-     */
-    var WorkspaceChange = /** @class */ (function () {
-        function WorkspaceChange(workspaceEdit) {
-            var _this = this;
-            this._textEditChanges = Object.create(null);
-            if (workspaceEdit !== undefined) {
-                this._workspaceEdit = workspaceEdit;
-                if (workspaceEdit.documentChanges) {
-                    this._changeAnnotations = new ChangeAnnotations(workspaceEdit.changeAnnotations);
-                    workspaceEdit.changeAnnotations = this._changeAnnotations.all();
-                    workspaceEdit.documentChanges.forEach(function (change) {
-                        if (TextDocumentEdit.is(change)) {
-                            var textEditChange = new TextEditChangeImpl(change.edits, _this._changeAnnotations);
-                            _this._textEditChanges[change.textDocument.uri] = textEditChange;
-                        }
-                    });
-                }
-                else if (workspaceEdit.changes) {
-                    Object.keys(workspaceEdit.changes).forEach(function (key) {
-                        var textEditChange = new TextEditChangeImpl(workspaceEdit.changes[key]);
-                        _this._textEditChanges[key] = textEditChange;
-                    });
-                }
-            }
-            else {
-                this._workspaceEdit = {};
-            }
-        }
-        Object.defineProperty(WorkspaceChange.prototype, "edit", {
-            /**
-             * Returns the underlying {@link WorkspaceEdit} literal
-             * use to be returned from a workspace edit operation like rename.
-             */
-            get: function () {
-                this.initDocumentChanges();
-                if (this._changeAnnotations !== undefined) {
-                    if (this._changeAnnotations.size === 0) {
-                        this._workspaceEdit.changeAnnotations = undefined;
-                    }
-                    else {
-                        this._workspaceEdit.changeAnnotations = this._changeAnnotations.all();
-                    }
-                }
-                return this._workspaceEdit;
-            },
-            enumerable: false,
-            configurable: true
-        });
-        WorkspaceChange.prototype.getTextEditChange = function (key) {
-            if (OptionalVersionedTextDocumentIdentifier.is(key)) {
-                this.initDocumentChanges();
-                if (this._workspaceEdit.documentChanges === undefined) {
-                    throw new Error('Workspace edit is not configured for document changes.');
-                }
-                var textDocument = { uri: key.uri, version: key.version };
-                var result = this._textEditChanges[textDocument.uri];
-                if (!result) {
-                    var edits = [];
-                    var textDocumentEdit = {
-                        textDocument: textDocument,
-                        edits: edits
-                    };
-                    this._workspaceEdit.documentChanges.push(textDocumentEdit);
-                    result = new TextEditChangeImpl(edits, this._changeAnnotations);
-                    this._textEditChanges[textDocument.uri] = result;
-                }
-                return result;
-            }
-            else {
-                this.initChanges();
-                if (this._workspaceEdit.changes === undefined) {
-                    throw new Error('Workspace edit is not configured for normal text edit changes.');
-                }
-                var result = this._textEditChanges[key];
-                if (!result) {
-                    var edits = [];
-                    this._workspaceEdit.changes[key] = edits;
-                    result = new TextEditChangeImpl(edits);
-                    this._textEditChanges[key] = result;
-                }
-                return result;
-            }
-        };
-        WorkspaceChange.prototype.initDocumentChanges = function () {
-            if (this._workspaceEdit.documentChanges === undefined && this._workspaceEdit.changes === undefined) {
-                this._changeAnnotations = new ChangeAnnotations();
-                this._workspaceEdit.documentChanges = [];
-                this._workspaceEdit.changeAnnotations = this._changeAnnotations.all();
-            }
-        };
-        WorkspaceChange.prototype.initChanges = function () {
-            if (this._workspaceEdit.documentChanges === undefined && this._workspaceEdit.changes === undefined) {
-                this._workspaceEdit.changes = Object.create(null);
-            }
-        };
-        WorkspaceChange.prototype.createFile = function (uri, optionsOrAnnotation, options) {
-            this.initDocumentChanges();
-            if (this._workspaceEdit.documentChanges === undefined) {
-                throw new Error('Workspace edit is not configured for document changes.');
-            }
-            var annotation;
-            if (ChangeAnnotation.is(optionsOrAnnotation) || ChangeAnnotationIdentifier.is(optionsOrAnnotation)) {
-                annotation = optionsOrAnnotation;
-            }
-            else {
-                options = optionsOrAnnotation;
-            }
-            var operation;
-            var id;
-            if (annotation === undefined) {
-                operation = CreateFile.create(uri, options);
-            }
-            else {
-                id = ChangeAnnotationIdentifier.is(annotation) ? annotation : this._changeAnnotations.manage(annotation);
-                operation = CreateFile.create(uri, options, id);
-            }
-            this._workspaceEdit.documentChanges.push(operation);
-            if (id !== undefined) {
-                return id;
-            }
-        };
-        WorkspaceChange.prototype.renameFile = function (oldUri, newUri, optionsOrAnnotation, options) {
-            this.initDocumentChanges();
-            if (this._workspaceEdit.documentChanges === undefined) {
-                throw new Error('Workspace edit is not configured for document changes.');
-            }
-            var annotation;
-            if (ChangeAnnotation.is(optionsOrAnnotation) || ChangeAnnotationIdentifier.is(optionsOrAnnotation)) {
-                annotation = optionsOrAnnotation;
-            }
-            else {
-                options = optionsOrAnnotation;
-            }
-            var operation;
-            var id;
-            if (annotation === undefined) {
-                operation = RenameFile.create(oldUri, newUri, options);
-            }
-            else {
-                id = ChangeAnnotationIdentifier.is(annotation) ? annotation : this._changeAnnotations.manage(annotation);
-                operation = RenameFile.create(oldUri, newUri, options, id);
-            }
-            this._workspaceEdit.documentChanges.push(operation);
-            if (id !== undefined) {
-                return id;
-            }
-        };
-        WorkspaceChange.prototype.deleteFile = function (uri, optionsOrAnnotation, options) {
-            this.initDocumentChanges();
-            if (this._workspaceEdit.documentChanges === undefined) {
-                throw new Error('Workspace edit is not configured for document changes.');
-            }
-            var annotation;
-            if (ChangeAnnotation.is(optionsOrAnnotation) || ChangeAnnotationIdentifier.is(optionsOrAnnotation)) {
-                annotation = optionsOrAnnotation;
-            }
-            else {
-                options = optionsOrAnnotation;
-            }
-            var operation;
-            var id;
-            if (annotation === undefined) {
-                operation = DeleteFile.create(uri, options);
-            }
-            else {
-                id = ChangeAnnotationIdentifier.is(annotation) ? annotation : this._changeAnnotations.manage(annotation);
-                operation = DeleteFile.create(uri, options, id);
-            }
-            this._workspaceEdit.documentChanges.push(operation);
-            if (id !== undefined) {
-                return id;
-            }
-        };
-        return WorkspaceChange;
-    }());
-    exports.WorkspaceChange = WorkspaceChange;
-    /**
-     * The TextDocumentIdentifier namespace provides helper functions to work with
-     * {@link TextDocumentIdentifier} literals.
-     */
-    var TextDocumentIdentifier;
-    (function (TextDocumentIdentifier) {
-        /**
-         * Creates a new TextDocumentIdentifier literal.
-         * @param uri The document's uri.
-         */
-        function create(uri) {
-            return { uri: uri };
-        }
-        TextDocumentIdentifier.create = create;
-        /**
-         * Checks whether the given literal conforms to the {@link TextDocumentIdentifier} interface.
-         */
-        function is(value) {
-            var candidate = value;
-            return Is.defined(candidate) && Is.string(candidate.uri);
-        }
-        TextDocumentIdentifier.is = is;
-    })(TextDocumentIdentifier || (exports.TextDocumentIdentifier = TextDocumentIdentifier = {}));
-    /**
-     * The VersionedTextDocumentIdentifier namespace provides helper functions to work with
-     * {@link VersionedTextDocumentIdentifier} literals.
-     */
-    var VersionedTextDocumentIdentifier;
-    (function (VersionedTextDocumentIdentifier) {
-        /**
-         * Creates a new VersionedTextDocumentIdentifier literal.
-         * @param uri The document's uri.
-         * @param version The document's version.
-         */
-        function create(uri, version) {
-            return { uri: uri, version: version };
-        }
-        VersionedTextDocumentIdentifier.create = create;
-        /**
-         * Checks whether the given literal conforms to the {@link VersionedTextDocumentIdentifier} interface.
-         */
-        function is(value) {
-            var candidate = value;
-            return Is.defined(candidate) && Is.string(candidate.uri) && Is.integer(candidate.version);
-        }
-        VersionedTextDocumentIdentifier.is = is;
-    })(VersionedTextDocumentIdentifier || (exports.VersionedTextDocumentIdentifier = VersionedTextDocumentIdentifier = {}));
-    /**
-     * The OptionalVersionedTextDocumentIdentifier namespace provides helper functions to work with
-     * {@link OptionalVersionedTextDocumentIdentifier} literals.
-     */
-    var OptionalVersionedTextDocumentIdentifier;
-    (function (OptionalVersionedTextDocumentIdentifier) {
-        /**
-         * Creates a new OptionalVersionedTextDocumentIdentifier literal.
-         * @param uri The document's uri.
-         * @param version The document's version.
-         */
-        function create(uri, version) {
-            return { uri: uri, version: version };
-        }
-        OptionalVersionedTextDocumentIdentifier.create = create;
-        /**
-         * Checks whether the given literal conforms to the {@link OptionalVersionedTextDocumentIdentifier} interface.
-         */
-        function is(value) {
-            var candidate = value;
-            return Is.defined(candidate) && Is.string(candidate.uri) && (candidate.version === null || Is.integer(candidate.version));
-        }
-        OptionalVersionedTextDocumentIdentifier.is = is;
-    })(OptionalVersionedTextDocumentIdentifier || (exports.OptionalVersionedTextDocumentIdentifier = OptionalVersionedTextDocumentIdentifier = {}));
-    /**
-     * Predefined Language kinds
-     * @since 3.18.0
-     */
-    var LanguageKind;
-    (function (LanguageKind) {
-        LanguageKind.ABAP = 'abap';
-        LanguageKind.WindowsBat = 'bat';
-        LanguageKind.BibTeX = 'bibtex';
-        LanguageKind.Clojure = 'clojure';
-        LanguageKind.Coffeescript = 'coffeescript';
-        LanguageKind.C = 'c';
-        LanguageKind.CPP = 'cpp';
-        LanguageKind.CSharp = 'csharp';
-        LanguageKind.CSS = 'css';
-        /**
-         * @since 3.18.0
-         */
-        LanguageKind.D = 'd';
-        /**
-         * @since 3.18.0
-         */
-        LanguageKind.Delphi = 'pascal';
-        LanguageKind.Diff = 'diff';
-        LanguageKind.Dart = 'dart';
-        LanguageKind.Dockerfile = 'dockerfile';
-        LanguageKind.Elixir = 'elixir';
-        LanguageKind.Erlang = 'erlang';
-        LanguageKind.FSharp = 'fsharp';
-        LanguageKind.GitCommit = 'git-commit';
-        LanguageKind.GitRebase = 'git-rebase';
-        LanguageKind.Go = 'go';
-        LanguageKind.Groovy = 'groovy';
-        LanguageKind.Handlebars = 'handlebars';
-        LanguageKind.Haskell = 'haskell';
-        LanguageKind.HTML = 'html';
-        LanguageKind.Ini = 'ini';
-        LanguageKind.Java = 'java';
-        LanguageKind.JavaScript = 'javascript';
-        LanguageKind.JavaScriptReact = 'javascriptreact';
-        LanguageKind.JSON = 'json';
-        LanguageKind.LaTeX = 'latex';
-        LanguageKind.Less = 'less';
-        LanguageKind.Lua = 'lua';
-        LanguageKind.Makefile = 'makefile';
-        LanguageKind.Markdown = 'markdown';
-        LanguageKind.ObjectiveC = 'objective-c';
-        LanguageKind.ObjectiveCPP = 'objective-cpp';
-        /**
-         * @since 3.18.0
-         */
-        LanguageKind.Pascal = 'pascal';
-        LanguageKind.Perl = 'perl';
-        LanguageKind.Perl6 = 'perl6';
-        LanguageKind.PHP = 'php';
-        LanguageKind.Plaintext = 'plaintext';
-        LanguageKind.Powershell = 'powershell';
-        LanguageKind.Pug = 'jade';
-        LanguageKind.Python = 'python';
-        LanguageKind.R = 'r';
-        LanguageKind.Razor = 'razor';
-        LanguageKind.Ruby = 'ruby';
-        LanguageKind.Rust = 'rust';
-        LanguageKind.SCSS = 'scss';
-        LanguageKind.SASS = 'sass';
-        LanguageKind.Scala = 'scala';
-        LanguageKind.ShaderLab = 'shaderlab';
-        LanguageKind.ShellScript = 'shellscript';
-        LanguageKind.SQL = 'sql';
-        LanguageKind.Swift = 'swift';
-        LanguageKind.TypeScript = 'typescript';
-        LanguageKind.TypeScriptReact = 'typescriptreact';
-        LanguageKind.TeX = 'tex';
-        LanguageKind.VisualBasic = 'vb';
-        LanguageKind.XML = 'xml';
-        LanguageKind.XSL = 'xsl';
-        LanguageKind.YAML = 'yaml';
-    })(LanguageKind || (exports.LanguageKind = LanguageKind = {}));
-    /**
-     * The TextDocumentItem namespace provides helper functions to work with
-     * {@link TextDocumentItem} literals.
-     */
-    var TextDocumentItem;
-    (function (TextDocumentItem) {
-        /**
-         * Creates a new TextDocumentItem literal.
-         * @param uri The document's uri.
-         * @param languageId The document's language identifier.
-         * @param version The document's version number.
-         * @param text The document's text.
-         */
-        function create(uri, languageId, version, text) {
-            return { uri: uri, languageId: languageId, version: version, text: text };
-        }
-        TextDocumentItem.create = create;
-        /**
-         * Checks whether the given literal conforms to the {@link TextDocumentItem} interface.
-         */
-        function is(value) {
-            var candidate = value;
-            return Is.defined(candidate) && Is.string(candidate.uri) && Is.string(candidate.languageId) && Is.integer(candidate.version) && Is.string(candidate.text);
-        }
-        TextDocumentItem.is = is;
-    })(TextDocumentItem || (exports.TextDocumentItem = TextDocumentItem = {}));
-    /**
-     * Describes the content type that a client supports in various
-     * result literals like `Hover`, `ParameterInfo` or `CompletionItem`.
-     *
-     * Please note that `MarkupKinds` must not start with a `$`. This kinds
-     * are reserved for internal usage.
-     */
-    var MarkupKind;
-    (function (MarkupKind) {
-        /**
-         * Plain text is supported as a content format
-         */
-        MarkupKind.PlainText = 'plaintext';
-        /**
-         * Markdown is supported as a content format
-         */
-        MarkupKind.Markdown = 'markdown';
-        /**
-         * Checks whether the given value is a value of the {@link MarkupKind} type.
-         */
-        function is(value) {
-            var candidate = value;
-            return candidate === MarkupKind.PlainText || candidate === MarkupKind.Markdown;
-        }
-        MarkupKind.is = is;
-    })(MarkupKind || (exports.MarkupKind = MarkupKind = {}));
-    var MarkupContent;
-    (function (MarkupContent) {
-        /**
-         * Checks whether the given value conforms to the {@link MarkupContent} interface.
-         */
-        function is(value) {
-            var candidate = value;
-            return Is.objectLiteral(value) && MarkupKind.is(candidate.kind) && Is.string(candidate.value);
-        }
-        MarkupContent.is = is;
-    })(MarkupContent || (exports.MarkupContent = MarkupContent = {}));
-    /**
-     * The kind of a completion entry.
-     */
-    var CompletionItemKind;
-    (function (CompletionItemKind) {
-        CompletionItemKind.Text = 1;
-        CompletionItemKind.Method = 2;
-        CompletionItemKind.Function = 3;
-        CompletionItemKind.Constructor = 4;
-        CompletionItemKind.Field = 5;
-        CompletionItemKind.Variable = 6;
-        CompletionItemKind.Class = 7;
-        CompletionItemKind.Interface = 8;
-        CompletionItemKind.Module = 9;
-        CompletionItemKind.Property = 10;
-        CompletionItemKind.Unit = 11;
-        CompletionItemKind.Value = 12;
-        CompletionItemKind.Enum = 13;
-        CompletionItemKind.Keyword = 14;
-        CompletionItemKind.Snippet = 15;
-        CompletionItemKind.Color = 16;
-        CompletionItemKind.File = 17;
-        CompletionItemKind.Reference = 18;
-        CompletionItemKind.Folder = 19;
-        CompletionItemKind.EnumMember = 20;
-        CompletionItemKind.Constant = 21;
-        CompletionItemKind.Struct = 22;
-        CompletionItemKind.Event = 23;
-        CompletionItemKind.Operator = 24;
-        CompletionItemKind.TypeParameter = 25;
-    })(CompletionItemKind || (exports.CompletionItemKind = CompletionItemKind = {}));
-    /**
-     * Defines whether the insert text in a completion item should be interpreted as
-     * plain text or a snippet.
-     */
-    var InsertTextFormat;
-    (function (InsertTextFormat) {
-        /**
-         * The primary text to be inserted is treated as a plain string.
-         */
-        InsertTextFormat.PlainText = 1;
-        /**
-         * The primary text to be inserted is treated as a snippet.
-         *
-         * A snippet can define tab stops and placeholders with `$1`, `$2`
-         * and `${3:foo}`. `$0` defines the final tab stop, it defaults to
-         * the end of the snippet. Placeholders with equal identifiers are linked,
-         * that is typing in one will update others too.
-         *
-         * See also: https://microsoft.github.io/language-server-protocol/specifications/specification-current/#snippet_syntax
-         */
-        InsertTextFormat.Snippet = 2;
-    })(InsertTextFormat || (exports.InsertTextFormat = InsertTextFormat = {}));
-    /**
-     * Completion item tags are extra annotations that tweak the rendering of a completion
-     * item.
-     *
-     * @since 3.15.0
-     */
-    var CompletionItemTag;
-    (function (CompletionItemTag) {
-        /**
-         * Render a completion as obsolete, usually using a strike-out.
-         */
-        CompletionItemTag.Deprecated = 1;
-    })(CompletionItemTag || (exports.CompletionItemTag = CompletionItemTag = {}));
-    /**
-     * The InsertReplaceEdit namespace provides functions to deal with insert / replace edits.
-     *
-     * @since 3.16.0
-     */
-    var InsertReplaceEdit;
-    (function (InsertReplaceEdit) {
-        /**
-         * Creates a new insert / replace edit
-         */
-        function create(newText, insert, replace) {
-            return { newText: newText, insert: insert, replace: replace };
-        }
-        InsertReplaceEdit.create = create;
-        /**
-         * Checks whether the given literal conforms to the {@link InsertReplaceEdit} interface.
-         */
-        function is(value) {
-            var candidate = value;
-            return candidate && Is.string(candidate.newText) && Range.is(candidate.insert) && Range.is(candidate.replace);
-        }
-        InsertReplaceEdit.is = is;
-    })(InsertReplaceEdit || (exports.InsertReplaceEdit = InsertReplaceEdit = {}));
-    /**
-     * How whitespace and indentation is handled during completion
-     * item insertion.
-     *
-     * @since 3.16.0
-     */
-    var InsertTextMode;
-    (function (InsertTextMode) {
-        /**
-         * The insertion or replace strings is taken as it is. If the
-         * value is multi line the lines below the cursor will be
-         * inserted using the indentation defined in the string value.
-         * The client will not apply any kind of adjustments to the
-         * string.
-         */
-        InsertTextMode.asIs = 1;
-        /**
-         * The editor adjusts leading whitespace of new lines so that
-         * they match the indentation up to the cursor of the line for
-         * which the item is accepted.
-         *
-         * Consider a line like this: <2tabs><cursor><3tabs>foo. Accepting a
-         * multi line completion item is indented using 2 tabs and all
-         * following lines inserted will be indented using 2 tabs as well.
-         */
-        InsertTextMode.adjustIndentation = 2;
-    })(InsertTextMode || (exports.InsertTextMode = InsertTextMode = {}));
-    /**
-     * Defines how values from a set of defaults and an individual item will be
-     * merged.
-     *
-     * @since 3.18.0
-     */
-    var ApplyKind;
-    (function (ApplyKind) {
-        /**
-         * The value from the individual item (if provided and not `null`) will be
-         * used instead of the default.
-         */
-        ApplyKind.Replace = 1;
-        /**
-         * The value from the item will be merged with the default.
-         *
-         * The specific rules for mergeing values are defined against each field
-         * that supports merging.
-         */
-        ApplyKind.Merge = 2;
-    })(ApplyKind || (exports.ApplyKind = ApplyKind = {}));
-    var CompletionItemLabelDetails;
-    (function (CompletionItemLabelDetails) {
-        function is(value) {
-            var candidate = value;
-            return candidate && (Is.string(candidate.detail) || candidate.detail === undefined) &&
-                (Is.string(candidate.description) || candidate.description === undefined);
-        }
-        CompletionItemLabelDetails.is = is;
-    })(CompletionItemLabelDetails || (exports.CompletionItemLabelDetails = CompletionItemLabelDetails = {}));
-    /**
-     * The CompletionItem namespace provides functions to deal with
-     * completion items.
-     */
-    var CompletionItem;
-    (function (CompletionItem) {
-        /**
-         * Create a completion item and seed it with a label.
-         * @param label The completion item's label
-         */
-        function create(label) {
-            return { label: label };
-        }
-        CompletionItem.create = create;
-    })(CompletionItem || (exports.CompletionItem = CompletionItem = {}));
-    /**
-     * The CompletionList namespace provides functions to deal with
-     * completion lists.
-     */
-    var CompletionList;
-    (function (CompletionList) {
-        /**
-         * Creates a new completion list.
-         *
-         * @param items The completion items.
-         * @param isIncomplete The list is not complete.
-         */
-        function create(items, isIncomplete) {
-            return { items: items ? items : [], isIncomplete: !!isIncomplete };
-        }
-        CompletionList.create = create;
-    })(CompletionList || (exports.CompletionList = CompletionList = {}));
-    var MarkedString;
-    (function (MarkedString) {
-        /**
-         * Creates a marked string from plain text.
-         *
-         * @param plainText The plain text.
-         */
-        function fromPlainText(plainText) {
-            return plainText.replace(/[\\`*_{}[\]()#+\-.!]/g, '\\$&'); // escape markdown syntax tokens: http://daringfireball.net/projects/markdown/syntax#backslash
-        }
-        MarkedString.fromPlainText = fromPlainText;
-        /**
-         * Checks whether the given value conforms to the {@link MarkedString} type.
-         */
-        function is(value) {
-            var candidate = value;
-            return Is.string(candidate) || (Is.objectLiteral(candidate) && Is.string(candidate.language) && Is.string(candidate.value));
-        }
-        MarkedString.is = is;
-    })(MarkedString || (exports.MarkedString = MarkedString = {}));
-    var Hover;
-    (function (Hover) {
-        /**
-         * Checks whether the given value conforms to the {@link Hover} interface.
-         */
-        function is(value) {
-            var candidate = value;
-            return !!candidate && Is.objectLiteral(candidate) && (MarkupContent.is(candidate.contents) ||
-                MarkedString.is(candidate.contents) ||
-                Is.typedArray(candidate.contents, MarkedString.is)) && (value.range === undefined || Range.is(value.range));
-        }
-        Hover.is = is;
-    })(Hover || (exports.Hover = Hover = {}));
-    /**
-     * The ParameterInformation namespace provides helper functions to work with
-     * {@link ParameterInformation} literals.
-     */
-    var ParameterInformation;
-    (function (ParameterInformation) {
-        /**
-         * Creates a new parameter information literal.
-         *
-         * @param label A label string.
-         * @param documentation A doc string.
-         */
-        function create(label, documentation) {
-            return documentation ? { label: label, documentation: documentation } : { label: label };
-        }
-        ParameterInformation.create = create;
-    })(ParameterInformation || (exports.ParameterInformation = ParameterInformation = {}));
-    /**
-     * The SignatureInformation namespace provides helper functions to work with
-     * {@link SignatureInformation} literals.
-     */
-    var SignatureInformation;
-    (function (SignatureInformation) {
-        function create(label, documentation) {
-            var parameters = [];
-            for (var _i = 2; _i < arguments.length; _i++) {
-                parameters[_i - 2] = arguments[_i];
-            }
-            var result = { label: label };
-            if (Is.defined(documentation)) {
-                result.documentation = documentation;
-            }
-            if (Is.defined(parameters)) {
-                result.parameters = parameters;
-            }
-            else {
-                result.parameters = [];
-            }
-            return result;
-        }
-        SignatureInformation.create = create;
-    })(SignatureInformation || (exports.SignatureInformation = SignatureInformation = {}));
-    /**
-     * A document highlight kind.
-     */
-    var DocumentHighlightKind;
-    (function (DocumentHighlightKind) {
-        /**
-         * A textual occurrence.
-         */
-        DocumentHighlightKind.Text = 1;
-        /**
-         * Read-access of a symbol, like reading a variable.
-         */
-        DocumentHighlightKind.Read = 2;
-        /**
-         * Write-access of a symbol, like writing to a variable.
-         */
-        DocumentHighlightKind.Write = 3;
-    })(DocumentHighlightKind || (exports.DocumentHighlightKind = DocumentHighlightKind = {}));
-    /**
-     * DocumentHighlight namespace to provide helper functions to work with
-     * {@link DocumentHighlight} literals.
-     */
-    var DocumentHighlight;
-    (function (DocumentHighlight) {
-        /**
-         * Create a DocumentHighlight object.
-         * @param range The range the highlight applies to.
-         * @param kind The highlight kind
-         */
-        function create(range, kind) {
-            var result = { range: range };
-            if (Is.number(kind)) {
-                result.kind = kind;
-            }
-            return result;
-        }
-        DocumentHighlight.create = create;
-    })(DocumentHighlight || (exports.DocumentHighlight = DocumentHighlight = {}));
-    /**
-     * A symbol kind.
-     */
-    var SymbolKind;
-    (function (SymbolKind) {
-        SymbolKind.File = 1;
-        SymbolKind.Module = 2;
-        SymbolKind.Namespace = 3;
-        SymbolKind.Package = 4;
-        SymbolKind.Class = 5;
-        SymbolKind.Method = 6;
-        SymbolKind.Property = 7;
-        SymbolKind.Field = 8;
-        SymbolKind.Constructor = 9;
-        SymbolKind.Enum = 10;
-        SymbolKind.Interface = 11;
-        SymbolKind.Function = 12;
-        SymbolKind.Variable = 13;
-        SymbolKind.Constant = 14;
-        SymbolKind.String = 15;
-        SymbolKind.Number = 16;
-        SymbolKind.Boolean = 17;
-        SymbolKind.Array = 18;
-        SymbolKind.Object = 19;
-        SymbolKind.Key = 20;
-        SymbolKind.Null = 21;
-        SymbolKind.EnumMember = 22;
-        SymbolKind.Struct = 23;
-        SymbolKind.Event = 24;
-        SymbolKind.Operator = 25;
-        SymbolKind.TypeParameter = 26;
-    })(SymbolKind || (exports.SymbolKind = SymbolKind = {}));
-    /**
-     * Symbol tags are extra annotations that tweak the rendering of a symbol.
-     *
-     * @since 3.16
-     */
-    var SymbolTag;
-    (function (SymbolTag) {
-        /**
-         * Render a symbol as obsolete, usually using a strike-out.
-         */
-        SymbolTag.Deprecated = 1;
-    })(SymbolTag || (exports.SymbolTag = SymbolTag = {}));
-    var SymbolInformation;
-    (function (SymbolInformation) {
-        /**
-         * Creates a new symbol information literal.
-         *
-         * @param name The name of the symbol.
-         * @param kind The kind of the symbol.
-         * @param range The range of the location of the symbol.
-         * @param uri The resource of the location of symbol.
-         * @param containerName The name of the symbol containing the symbol.
-         */
-        function create(name, kind, range, uri, containerName) {
-            var result = {
-                name: name,
-                kind: kind,
-                location: { uri: uri, range: range }
-            };
-            if (containerName) {
-                result.containerName = containerName;
-            }
-            return result;
-        }
-        SymbolInformation.create = create;
-    })(SymbolInformation || (exports.SymbolInformation = SymbolInformation = {}));
-    var WorkspaceSymbol;
-    (function (WorkspaceSymbol) {
-        /**
-         * Create a new workspace symbol.
-         *
-         * @param name The name of the symbol.
-         * @param kind The kind of the symbol.
-         * @param uri The resource of the location of the symbol.
-         * @param range An options range of the location.
-         * @returns A WorkspaceSymbol.
-         */
-        function create(name, kind, uri, range) {
-            return range !== undefined
-                ? { name: name, kind: kind, location: { uri: uri, range: range } }
-                : { name: name, kind: kind, location: { uri: uri } };
-        }
-        WorkspaceSymbol.create = create;
-    })(WorkspaceSymbol || (exports.WorkspaceSymbol = WorkspaceSymbol = {}));
-    var DocumentSymbol;
-    (function (DocumentSymbol) {
-        /**
-         * Creates a new symbol information literal.
-         *
-         * @param name The name of the symbol.
-         * @param detail The detail of the symbol.
-         * @param kind The kind of the symbol.
-         * @param range The range of the symbol.
-         * @param selectionRange The selectionRange of the symbol.
-         * @param children Children of the symbol.
-         */
-        function create(name, detail, kind, range, selectionRange, children) {
-            var result = {
-                name: name,
-                detail: detail,
-                kind: kind,
-                range: range,
-                selectionRange: selectionRange
-            };
-            if (children !== undefined) {
-                result.children = children;
-            }
-            return result;
-        }
-        DocumentSymbol.create = create;
-        /**
-         * Checks whether the given literal conforms to the {@link DocumentSymbol} interface.
-         */
-        function is(value) {
-            var candidate = value;
-            return candidate &&
-                Is.string(candidate.name) && Is.number(candidate.kind) &&
-                Range.is(candidate.range) && Range.is(candidate.selectionRange) &&
-                (candidate.detail === undefined || Is.string(candidate.detail)) &&
-                (candidate.deprecated === undefined || Is.boolean(candidate.deprecated)) &&
-                (candidate.children === undefined || Array.isArray(candidate.children)) &&
-                (candidate.tags === undefined || Array.isArray(candidate.tags));
-        }
-        DocumentSymbol.is = is;
-    })(DocumentSymbol || (exports.DocumentSymbol = DocumentSymbol = {}));
-    /**
-     * A set of predefined code action kinds
-     */
-    var CodeActionKind;
-    (function (CodeActionKind) {
-        /**
-         * Empty kind.
-         */
-        CodeActionKind.Empty = '';
-        /**
-         * Base kind for quickfix actions: 'quickfix'
-         */
-        CodeActionKind.QuickFix = 'quickfix';
-        /**
-         * Base kind for refactoring actions: 'refactor'
-         */
-        CodeActionKind.Refactor = 'refactor';
-        /**
-         * Base kind for refactoring extraction actions: 'refactor.extract'
-         *
-         * Example extract actions:
-         *
-         * - Extract method
-         * - Extract function
-         * - Extract variable
-         * - Extract interface from class
-         * - ...
-         */
-        CodeActionKind.RefactorExtract = 'refactor.extract';
-        /**
-         * Base kind for refactoring inline actions: 'refactor.inline'
-         *
-         * Example inline actions:
-         *
-         * - Inline function
-         * - Inline variable
-         * - Inline constant
-         * - ...
-         */
-        CodeActionKind.RefactorInline = 'refactor.inline';
-        /**
-         * Base kind for refactoring move actions: `refactor.move`
-         *
-         * Example move actions:
-         *
-         * - Move a function to a new file
-         * - Move a property between classes
-         * - Move method to base class
-         * - ...
-         *
-         * @since 3.18.0
-         */
-        CodeActionKind.RefactorMove = 'refactor.move';
-        /**
-         * Base kind for refactoring rewrite actions: 'refactor.rewrite'
-         *
-         * Example rewrite actions:
-         *
-         * - Convert JavaScript function to class
-         * - Add or remove parameter
-         * - Encapsulate field
-         * - Make method static
-         * - Move method to base class
-         * - ...
-         */
-        CodeActionKind.RefactorRewrite = 'refactor.rewrite';
-        /**
-         * Base kind for source actions: `source`
-         *
-         * Source code actions apply to the entire file.
-         */
-        CodeActionKind.Source = 'source';
-        /**
-         * Base kind for an organize imports source action: `source.organizeImports`
-         */
-        CodeActionKind.SourceOrganizeImports = 'source.organizeImports';
-        /**
-         * Base kind for auto-fix source actions: `source.fixAll`.
-         *
-         * Fix all actions automatically fix errors that have a clear fix that do not require user input.
-         * They should not suppress errors or perform unsafe fixes such as generating new types or classes.
-         *
-         * @since 3.15.0
-         */
-        CodeActionKind.SourceFixAll = 'source.fixAll';
-        /**
-         * Base kind for all code actions applying to the entire notebook's scope. CodeActionKinds using
-         * this should always begin with `notebook.`
-         *
-         * @since 3.18.0
-         */
-        CodeActionKind.Notebook = 'notebook';
-    })(CodeActionKind || (exports.CodeActionKind = CodeActionKind = {}));
-    /**
-     * The reason why code actions were requested.
-     *
-     * @since 3.17.0
-     */
-    var CodeActionTriggerKind;
-    (function (CodeActionTriggerKind) {
-        /**
-         * Code actions were explicitly requested by the user or by an extension.
-         */
-        CodeActionTriggerKind.Invoked = 1;
-        /**
-         * Code actions were requested automatically.
-         *
-         * This typically happens when current selection in a file changes, but can
-         * also be triggered when file content changes.
-         */
-        CodeActionTriggerKind.Automatic = 2;
-    })(CodeActionTriggerKind || (exports.CodeActionTriggerKind = CodeActionTriggerKind = {}));
-    /**
-     * The CodeActionContext namespace provides helper functions to work with
-     * {@link CodeActionContext} literals.
-     */
-    var CodeActionContext;
-    (function (CodeActionContext) {
-        /**
-         * Creates a new CodeActionContext literal.
-         */
-        function create(diagnostics, only, triggerKind) {
-            var result = { diagnostics: diagnostics };
-            if (only !== undefined && only !== null) {
-                result.only = only;
-            }
-            if (triggerKind !== undefined && triggerKind !== null) {
-                result.triggerKind = triggerKind;
-            }
-            return result;
-        }
-        CodeActionContext.create = create;
-        /**
-         * Checks whether the given literal conforms to the {@link CodeActionContext} interface.
-         */
-        function is(value) {
-            var candidate = value;
-            return Is.defined(candidate) && Is.typedArray(candidate.diagnostics, Diagnostic.is)
-                && (candidate.only === undefined || Is.typedArray(candidate.only, Is.string))
-                && (candidate.triggerKind === undefined || candidate.triggerKind === CodeActionTriggerKind.Invoked || candidate.triggerKind === CodeActionTriggerKind.Automatic);
-        }
-        CodeActionContext.is = is;
-    })(CodeActionContext || (exports.CodeActionContext = CodeActionContext = {}));
-    /**
-     * Code action tags are extra annotations that tweak the behavior of a code action.
-     *
-     * @since 3.18.0
-     */
-    var CodeActionTag;
-    (function (CodeActionTag) {
-        /**
-         * Marks the code action as LLM-generated.
-         */
-        CodeActionTag.LLMGenerated = 1;
-        /**
-         * Checks whether the given literal conforms to the {@link CodeActionTag} interface.
-         */
-        function is(value) {
-            return Is.defined(value) && value === CodeActionTag.LLMGenerated;
-        }
-        CodeActionTag.is = is;
-    })(CodeActionTag || (exports.CodeActionTag = CodeActionTag = {}));
-    var CodeAction;
-    (function (CodeAction) {
-        function create(title, kindOrCommandOrEdit, kind) {
-            var result = { title: title };
-            var checkKind = true;
-            if (typeof kindOrCommandOrEdit === 'string') {
-                checkKind = false;
-                result.kind = kindOrCommandOrEdit;
-            }
-            else if (Command.is(kindOrCommandOrEdit)) {
-                result.command = kindOrCommandOrEdit;
-            }
-            else {
-                result.edit = kindOrCommandOrEdit;
-            }
-            if (checkKind && kind !== undefined) {
-                result.kind = kind;
-            }
-            return result;
-        }
-        CodeAction.create = create;
-        function is(value) {
-            var candidate = value;
-            return candidate && Is.string(candidate.title) &&
-                (candidate.diagnostics === undefined || Is.typedArray(candidate.diagnostics, Diagnostic.is)) &&
-                (candidate.kind === undefined || Is.string(candidate.kind)) &&
-                (candidate.edit !== undefined || candidate.command !== undefined) &&
-                (candidate.command === undefined || Command.is(candidate.command)) &&
-                (candidate.isPreferred === undefined || Is.boolean(candidate.isPreferred)) &&
-                (candidate.edit === undefined || WorkspaceEdit.is(candidate.edit)) &&
-                (candidate.tags === undefined || Is.typedArray(candidate.tags, CodeActionTag.is));
-        }
-        CodeAction.is = is;
-    })(CodeAction || (exports.CodeAction = CodeAction = {}));
-    /**
-     * The CodeLens namespace provides helper functions to work with
-     * {@link CodeLens} literals.
-     */
-    var CodeLens;
-    (function (CodeLens) {
-        /**
-         * Creates a new CodeLens literal.
-         */
-        function create(range, data) {
-            var result = { range: range };
-            if (Is.defined(data)) {
-                result.data = data;
-            }
-            return result;
-        }
-        CodeLens.create = create;
-        /**
-         * Checks whether the given literal conforms to the {@link CodeLens} interface.
-         */
-        function is(value) {
-            var candidate = value;
-            return Is.defined(candidate) && Range.is(candidate.range) && (Is.undefined(candidate.command) || Command.is(candidate.command));
-        }
-        CodeLens.is = is;
-    })(CodeLens || (exports.CodeLens = CodeLens = {}));
-    /**
-     * The FormattingOptions namespace provides helper functions to work with
-     * {@link FormattingOptions} literals.
-     */
-    var FormattingOptions;
-    (function (FormattingOptions) {
-        /**
-         * Creates a new FormattingOptions literal.
-         */
-        function create(tabSize, insertSpaces) {
-            return { tabSize: tabSize, insertSpaces: insertSpaces };
-        }
-        FormattingOptions.create = create;
-        /**
-         * Checks whether the given literal conforms to the {@link FormattingOptions} interface.
-         */
-        function is(value) {
-            var candidate = value;
-            return Is.defined(candidate) && Is.uinteger(candidate.tabSize) && Is.boolean(candidate.insertSpaces);
-        }
-        FormattingOptions.is = is;
-    })(FormattingOptions || (exports.FormattingOptions = FormattingOptions = {}));
-    /**
-     * The DocumentLink namespace provides helper functions to work with
-     * {@link DocumentLink} literals.
-     */
-    var DocumentLink;
-    (function (DocumentLink) {
-        /**
-         * Creates a new DocumentLink literal.
-         */
-        function create(range, target, data) {
-            return { range: range, target: target, data: data };
-        }
-        DocumentLink.create = create;
-        /**
-         * Checks whether the given literal conforms to the {@link DocumentLink} interface.
-         */
-        function is(value) {
-            var candidate = value;
-            return Is.defined(candidate) && Range.is(candidate.range) && (Is.undefined(candidate.target) || Is.string(candidate.target));
-        }
-        DocumentLink.is = is;
-    })(DocumentLink || (exports.DocumentLink = DocumentLink = {}));
-    /**
-     * The SelectionRange namespace provides helper function to work with
-     * SelectionRange literals.
-     */
-    var SelectionRange;
-    (function (SelectionRange) {
-        /**
-         * Creates a new SelectionRange
-         * @param range the range.
-         * @param parent an optional parent.
-         */
-        function create(range, parent) {
-            return { range: range, parent: parent };
-        }
-        SelectionRange.create = create;
-        function is(value) {
-            var candidate = value;
-            return Is.objectLiteral(candidate) && Range.is(candidate.range) && (candidate.parent === undefined || SelectionRange.is(candidate.parent));
-        }
-        SelectionRange.is = is;
-    })(SelectionRange || (exports.SelectionRange = SelectionRange = {}));
-    /**
-     * A set of predefined token types. This set is not fixed
-     * an clients can specify additional token types via the
-     * corresponding client capabilities.
-     *
-     * @since 3.16.0
-     */
-    var SemanticTokenTypes;
-    (function (SemanticTokenTypes) {
-        SemanticTokenTypes["namespace"] = "namespace";
-        /**
-         * Represents a generic type. Acts as a fallback for types which can't be mapped to
-         * a specific type like class or enum.
-         */
-        SemanticTokenTypes["type"] = "type";
-        SemanticTokenTypes["class"] = "class";
-        SemanticTokenTypes["enum"] = "enum";
-        SemanticTokenTypes["interface"] = "interface";
-        SemanticTokenTypes["struct"] = "struct";
-        SemanticTokenTypes["typeParameter"] = "typeParameter";
-        SemanticTokenTypes["parameter"] = "parameter";
-        SemanticTokenTypes["variable"] = "variable";
-        SemanticTokenTypes["property"] = "property";
-        SemanticTokenTypes["enumMember"] = "enumMember";
-        SemanticTokenTypes["event"] = "event";
-        SemanticTokenTypes["function"] = "function";
-        SemanticTokenTypes["method"] = "method";
-        SemanticTokenTypes["macro"] = "macro";
-        SemanticTokenTypes["keyword"] = "keyword";
-        SemanticTokenTypes["modifier"] = "modifier";
-        SemanticTokenTypes["comment"] = "comment";
-        SemanticTokenTypes["string"] = "string";
-        SemanticTokenTypes["number"] = "number";
-        SemanticTokenTypes["regexp"] = "regexp";
-        SemanticTokenTypes["operator"] = "operator";
-        /**
-         * @since 3.17.0
-         */
-        SemanticTokenTypes["decorator"] = "decorator";
-        /**
-         * @since 3.18.0
-         */
-        SemanticTokenTypes["label"] = "label";
-    })(SemanticTokenTypes || (exports.SemanticTokenTypes = SemanticTokenTypes = {}));
-    /**
-     * A set of predefined token modifiers. This set is not fixed
-     * an clients can specify additional token types via the
-     * corresponding client capabilities.
-     *
-     * @since 3.16.0
-     */
-    var SemanticTokenModifiers;
-    (function (SemanticTokenModifiers) {
-        SemanticTokenModifiers["declaration"] = "declaration";
-        SemanticTokenModifiers["definition"] = "definition";
-        SemanticTokenModifiers["readonly"] = "readonly";
-        SemanticTokenModifiers["static"] = "static";
-        SemanticTokenModifiers["deprecated"] = "deprecated";
-        SemanticTokenModifiers["abstract"] = "abstract";
-        SemanticTokenModifiers["async"] = "async";
-        SemanticTokenModifiers["modification"] = "modification";
-        SemanticTokenModifiers["documentation"] = "documentation";
-        SemanticTokenModifiers["defaultLibrary"] = "defaultLibrary";
-    })(SemanticTokenModifiers || (exports.SemanticTokenModifiers = SemanticTokenModifiers = {}));
-    /**
-     * @since 3.16.0
-     */
-    var SemanticTokens;
-    (function (SemanticTokens) {
-        function is(value) {
-            var candidate = value;
-            return Is.objectLiteral(candidate) && (candidate.resultId === undefined || typeof candidate.resultId === 'string') &&
-                Array.isArray(candidate.data) && (candidate.data.length === 0 || typeof candidate.data[0] === 'number');
-        }
-        SemanticTokens.is = is;
-    })(SemanticTokens || (exports.SemanticTokens = SemanticTokens = {}));
-    /**
-     * The InlineValueText namespace provides functions to deal with InlineValueTexts.
-     *
-     * @since 3.17.0
-     */
-    var InlineValueText;
-    (function (InlineValueText) {
-        /**
-         * Creates a new InlineValueText literal.
-         */
-        function create(range, text) {
-            return { range: range, text: text };
-        }
-        InlineValueText.create = create;
-        function is(value) {
-            var candidate = value;
-            return candidate !== undefined && candidate !== null && Range.is(candidate.range) && Is.string(candidate.text);
-        }
-        InlineValueText.is = is;
-    })(InlineValueText || (exports.InlineValueText = InlineValueText = {}));
-    /**
-     * The InlineValueVariableLookup namespace provides functions to
-     * deal with InlineValueVariableLookups.
-     *
-     * @since 3.17.0
-     */
-    var InlineValueVariableLookup;
-    (function (InlineValueVariableLookup) {
-        /**
-         * Creates a new InlineValueText literal.
-         */
-        function create(range, variableName, caseSensitiveLookup) {
-            return { range: range, variableName: variableName, caseSensitiveLookup: caseSensitiveLookup };
-        }
-        InlineValueVariableLookup.create = create;
-        function is(value) {
-            var candidate = value;
-            return candidate !== undefined && candidate !== null && Range.is(candidate.range) && Is.boolean(candidate.caseSensitiveLookup)
-                && (Is.string(candidate.variableName) || candidate.variableName === undefined);
-        }
-        InlineValueVariableLookup.is = is;
-    })(InlineValueVariableLookup || (exports.InlineValueVariableLookup = InlineValueVariableLookup = {}));
-    /**
-     * The InlineValueEvaluatableExpression namespace provides functions to deal with InlineValueEvaluatableExpression.
-     *
-     * @since 3.17.0
-     */
-    var InlineValueEvaluatableExpression;
-    (function (InlineValueEvaluatableExpression) {
-        /**
-         * Creates a new InlineValueEvaluatableExpression literal.
-         */
-        function create(range, expression) {
-            return { range: range, expression: expression };
-        }
-        InlineValueEvaluatableExpression.create = create;
-        function is(value) {
-            var candidate = value;
-            return candidate !== undefined && candidate !== null && Range.is(candidate.range)
-                && (Is.string(candidate.expression) || candidate.expression === undefined);
-        }
-        InlineValueEvaluatableExpression.is = is;
-    })(InlineValueEvaluatableExpression || (exports.InlineValueEvaluatableExpression = InlineValueEvaluatableExpression = {}));
-    /**
-     * The InlineValueContext namespace provides helper functions to work with
-     * {@link InlineValueContext} literals.
-     *
-     * @since 3.17.0
-     */
-    var InlineValueContext;
-    (function (InlineValueContext) {
-        /**
-         * Creates a new InlineValueContext literal.
-         */
-        function create(frameId, stoppedLocation) {
-            return { frameId: frameId, stoppedLocation: stoppedLocation };
-        }
-        InlineValueContext.create = create;
-        /**
-         * Checks whether the given literal conforms to the {@link InlineValueContext} interface.
-         */
-        function is(value) {
-            var candidate = value;
-            return Is.defined(candidate) && Range.is(value.stoppedLocation);
-        }
-        InlineValueContext.is = is;
-    })(InlineValueContext || (exports.InlineValueContext = InlineValueContext = {}));
-    /**
-     * Inlay hint kinds.
-     *
-     * @since 3.17.0
-     */
-    var InlayHintKind;
-    (function (InlayHintKind) {
-        /**
-         * An inlay hint that for a type annotation.
-         */
-        InlayHintKind.Type = 1;
-        /**
-         * An inlay hint that is for a parameter.
-         */
-        InlayHintKind.Parameter = 2;
-        function is(value) {
-            return value === 1 || value === 2;
-        }
-        InlayHintKind.is = is;
-    })(InlayHintKind || (exports.InlayHintKind = InlayHintKind = {}));
-    var InlayHintLabelPart;
-    (function (InlayHintLabelPart) {
-        function create(value) {
-            return { value: value };
-        }
-        InlayHintLabelPart.create = create;
-        function is(value) {
-            var candidate = value;
-            return Is.objectLiteral(candidate)
-                && (candidate.tooltip === undefined || Is.string(candidate.tooltip) || MarkupContent.is(candidate.tooltip))
-                && (candidate.location === undefined || Location.is(candidate.location))
-                && (candidate.command === undefined || Command.is(candidate.command));
-        }
-        InlayHintLabelPart.is = is;
-    })(InlayHintLabelPart || (exports.InlayHintLabelPart = InlayHintLabelPart = {}));
-    var InlayHint;
-    (function (InlayHint) {
-        function create(position, label, kind) {
-            var result = { position: position, label: label };
-            if (kind !== undefined) {
-                result.kind = kind;
-            }
-            return result;
-        }
-        InlayHint.create = create;
-        function is(value) {
-            var candidate = value;
-            return Is.objectLiteral(candidate) && Position.is(candidate.position)
-                && (Is.string(candidate.label) || Is.typedArray(candidate.label, InlayHintLabelPart.is))
-                && (candidate.kind === undefined || InlayHintKind.is(candidate.kind))
-                && (candidate.textEdits === undefined) || Is.typedArray(candidate.textEdits, TextEdit.is)
-                && (candidate.tooltip === undefined || Is.string(candidate.tooltip) || MarkupContent.is(candidate.tooltip))
-                && (candidate.paddingLeft === undefined || Is.boolean(candidate.paddingLeft))
-                && (candidate.paddingRight === undefined || Is.boolean(candidate.paddingRight));
-        }
-        InlayHint.is = is;
-    })(InlayHint || (exports.InlayHint = InlayHint = {}));
-    var StringValue;
-    (function (StringValue) {
-        function createSnippet(value) {
-            return { kind: 'snippet', value: value };
-        }
-        StringValue.createSnippet = createSnippet;
-        function isSnippet(value) {
-            var candidate = value;
-            return Is.objectLiteral(candidate)
-                && candidate.kind === 'snippet'
-                && Is.string(candidate.value);
-        }
-        StringValue.isSnippet = isSnippet;
-    })(StringValue || (exports.StringValue = StringValue = {}));
-    var InlineCompletionItem;
-    (function (InlineCompletionItem) {
-        function create(insertText, filterText, range, command) {
-            return { insertText: insertText, filterText: filterText, range: range, command: command };
-        }
-        InlineCompletionItem.create = create;
-    })(InlineCompletionItem || (exports.InlineCompletionItem = InlineCompletionItem = {}));
-    var InlineCompletionList;
-    (function (InlineCompletionList) {
-        function create(items) {
-            return { items: items };
-        }
-        InlineCompletionList.create = create;
-    })(InlineCompletionList || (exports.InlineCompletionList = InlineCompletionList = {}));
-    /**
-     * Describes how an {@link InlineCompletionItemProvider inline completion provider} was triggered.
-     *
-     * @since 3.18.0
-     */
-    var InlineCompletionTriggerKind;
-    (function (InlineCompletionTriggerKind) {
-        /**
-         * Completion was triggered explicitly by a user gesture.
-         */
-        InlineCompletionTriggerKind.Invoked = 1;
-        /**
-         * Completion was triggered automatically while editing.
-         */
-        InlineCompletionTriggerKind.Automatic = 2;
-    })(InlineCompletionTriggerKind || (exports.InlineCompletionTriggerKind = InlineCompletionTriggerKind = {}));
-    var SelectedCompletionInfo;
-    (function (SelectedCompletionInfo) {
-        function create(range, text) {
-            return { range: range, text: text };
-        }
-        SelectedCompletionInfo.create = create;
-    })(SelectedCompletionInfo || (exports.SelectedCompletionInfo = SelectedCompletionInfo = {}));
-    var InlineCompletionContext;
-    (function (InlineCompletionContext) {
-        function create(triggerKind, selectedCompletionInfo) {
-            return { triggerKind: triggerKind, selectedCompletionInfo: selectedCompletionInfo };
-        }
-        InlineCompletionContext.create = create;
-    })(InlineCompletionContext || (exports.InlineCompletionContext = InlineCompletionContext = {}));
-    var WorkspaceFolder;
-    (function (WorkspaceFolder) {
-        function is(value) {
-            var candidate = value;
-            return Is.objectLiteral(candidate) && URI.is(candidate.uri) && Is.string(candidate.name);
-        }
-        WorkspaceFolder.is = is;
-    })(WorkspaceFolder || (exports.WorkspaceFolder = WorkspaceFolder = {}));
-    exports.EOL = ['\n', '\r\n', '\r'];
-    /**
-     * @deprecated Use the text document from the new vscode-languageserver-textdocument package.
-     */
-    var TextDocument;
-    (function (TextDocument) {
-        /**
-         * Creates a new ITextDocument literal from the given uri and content.
-         * @param uri The document's uri.
-         * @param languageId The document's language Id.
-         * @param version The document's version.
-         * @param content The document's content.
-         */
-        function create(uri, languageId, version, content) {
-            return new FullTextDocument(uri, languageId, version, content);
-        }
-        TextDocument.create = create;
-        /**
-         * Checks whether the given literal conforms to the {@link ITextDocument} interface.
-         */
-        function is(value) {
-            var candidate = value;
-            return Is.defined(candidate) && Is.string(candidate.uri) && (Is.undefined(candidate.languageId) || Is.string(candidate.languageId)) && Is.uinteger(candidate.lineCount)
-                && Is.func(candidate.getText) && Is.func(candidate.positionAt) && Is.func(candidate.offsetAt) ? true : false;
-        }
-        TextDocument.is = is;
-        function applyEdits(document, edits) {
-            var text = document.getText();
-            var sortedEdits = mergeSort(edits, function (a, b) {
-                var diff = a.range.start.line - b.range.start.line;
-                if (diff === 0) {
-                    return a.range.start.character - b.range.start.character;
-                }
-                return diff;
-            });
-            var lastModifiedOffset = text.length;
-            for (var i = sortedEdits.length - 1; i >= 0; i--) {
-                var e = sortedEdits[i];
-                var startOffset = document.offsetAt(e.range.start);
-                var endOffset = document.offsetAt(e.range.end);
-                if (endOffset <= lastModifiedOffset) {
-                    text = text.substring(0, startOffset) + e.newText + text.substring(endOffset, text.length);
-                }
-                else {
-                    throw new Error('Overlapping edit');
-                }
-                lastModifiedOffset = startOffset;
-            }
-            return text;
-        }
-        TextDocument.applyEdits = applyEdits;
-        function mergeSort(data, compare) {
-            if (data.length <= 1) {
-                // sorted
-                return data;
-            }
-            var p = (data.length / 2) | 0;
-            var left = data.slice(0, p);
-            var right = data.slice(p);
-            mergeSort(left, compare);
-            mergeSort(right, compare);
-            var leftIdx = 0;
-            var rightIdx = 0;
-            var i = 0;
-            while (leftIdx < left.length && rightIdx < right.length) {
-                var ret = compare(left[leftIdx], right[rightIdx]);
-                if (ret <= 0) {
-                    // smaller_equal -> take left to preserve order
-                    data[i++] = left[leftIdx++];
-                }
-                else {
-                    // greater -> take right
-                    data[i++] = right[rightIdx++];
-                }
-            }
-            while (leftIdx < left.length) {
-                data[i++] = left[leftIdx++];
-            }
-            while (rightIdx < right.length) {
-                data[i++] = right[rightIdx++];
-            }
-            return data;
-        }
-    })(TextDocument || (exports.TextDocument = TextDocument = {}));
-    /**
-     * @deprecated Use the text document from the new vscode-languageserver-textdocument package.
-     */
-    var FullTextDocument = /** @class */ (function () {
-        function FullTextDocument(uri, languageId, version, content) {
-            this._uri = uri;
-            this._languageId = languageId;
-            this._version = version;
-            this._content = content;
-            this._lineOffsets = undefined;
-        }
-        Object.defineProperty(FullTextDocument.prototype, "uri", {
-            get: function () {
-                return this._uri;
-            },
-            enumerable: false,
-            configurable: true
-        });
-        Object.defineProperty(FullTextDocument.prototype, "languageId", {
-            get: function () {
-                return this._languageId;
-            },
-            enumerable: false,
-            configurable: true
-        });
-        Object.defineProperty(FullTextDocument.prototype, "version", {
-            get: function () {
-                return this._version;
-            },
-            enumerable: false,
-            configurable: true
-        });
-        FullTextDocument.prototype.getText = function (range) {
-            if (range) {
-                var start = this.offsetAt(range.start);
-                var end = this.offsetAt(range.end);
-                return this._content.substring(start, end);
-            }
-            return this._content;
-        };
-        FullTextDocument.prototype.update = function (event, version) {
-            this._content = event.text;
-            this._version = version;
-            this._lineOffsets = undefined;
-        };
-        FullTextDocument.prototype.getLineOffsets = function () {
-            if (this._lineOffsets === undefined) {
-                var lineOffsets = [];
-                var text = this._content;
-                var isLineStart = true;
-                for (var i = 0; i < text.length; i++) {
-                    if (isLineStart) {
-                        lineOffsets.push(i);
-                        isLineStart = false;
-                    }
-                    var ch = text.charAt(i);
-                    isLineStart = (ch === '\r' || ch === '\n');
-                    if (ch === '\r' && i + 1 < text.length && text.charAt(i + 1) === '\n') {
-                        i++;
-                    }
-                }
-                if (isLineStart && text.length > 0) {
-                    lineOffsets.push(text.length);
-                }
-                this._lineOffsets = lineOffsets;
-            }
-            return this._lineOffsets;
-        };
-        FullTextDocument.prototype.positionAt = function (offset) {
-            offset = Math.max(Math.min(offset, this._content.length), 0);
-            var lineOffsets = this.getLineOffsets();
-            var low = 0, high = lineOffsets.length;
-            if (high === 0) {
-                return Position.create(0, offset);
-            }
-            while (low < high) {
-                var mid = Math.floor((low + high) / 2);
-                if (lineOffsets[mid] > offset) {
-                    high = mid;
-                }
-                else {
-                    low = mid + 1;
-                }
-            }
-            // low is the least x for which the line offset is larger than the current offset
-            // or array.length if no line offset is larger than the current offset
-            var line = low - 1;
-            return Position.create(line, offset - lineOffsets[line]);
-        };
-        FullTextDocument.prototype.offsetAt = function (position) {
-            var lineOffsets = this.getLineOffsets();
-            if (position.line >= lineOffsets.length) {
-                return this._content.length;
-            }
-            else if (position.line < 0) {
-                return 0;
-            }
-            var lineOffset = lineOffsets[position.line];
-            var nextLineOffset = (position.line + 1 < lineOffsets.length) ? lineOffsets[position.line + 1] : this._content.length;
-            return Math.max(Math.min(lineOffset + position.character, nextLineOffset), lineOffset);
-        };
-        Object.defineProperty(FullTextDocument.prototype, "lineCount", {
-            get: function () {
-                return this.getLineOffsets().length;
-            },
-            enumerable: false,
-            configurable: true
-        });
-        return FullTextDocument;
-    }());
-    var Is;
-    (function (Is) {
-        var toString = Object.prototype.toString;
-        function defined(value) {
-            return typeof value !== 'undefined';
-        }
-        Is.defined = defined;
-        function undefined(value) {
-            return typeof value === 'undefined';
-        }
-        Is.undefined = undefined;
-        function boolean(value) {
-            return value === true || value === false;
-        }
-        Is.boolean = boolean;
-        function string(value) {
-            return toString.call(value) === '[object String]';
-        }
-        Is.string = string;
-        function number(value) {
-            return toString.call(value) === '[object Number]';
-        }
-        Is.number = number;
-        function numberRange(value, min, max) {
-            return toString.call(value) === '[object Number]' && min <= value && value <= max;
-        }
-        Is.numberRange = numberRange;
-        function integer(value) {
-            return toString.call(value) === '[object Number]' && -2147483648 <= value && value <= 2147483647;
-        }
-        Is.integer = integer;
-        function uinteger(value) {
-            return toString.call(value) === '[object Number]' && 0 <= value && value <= 2147483647;
-        }
-        Is.uinteger = uinteger;
-        function func(value) {
-            return toString.call(value) === '[object Function]';
-        }
-        Is.func = func;
-        function objectLiteral(value) {
-            // Strictly speaking class instances pass this check as well. Since the LSP
-            // doesn't use classes we ignore this for now. If we do we need to add something
-            // like this: `Object.getPrototypeOf(Object.getPrototypeOf(x)) === null`
-            return value !== null && typeof value === 'object';
-        }
-        Is.objectLiteral = objectLiteral;
-        function typedArray(value, check) {
-            return Array.isArray(value) && value.every(check);
-        }
-        Is.typedArray = typedArray;
-    })(Is || (Is = {}));
-});
-
-
-/***/ }),
-
 /***/ 8084:
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _cli_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(7939);
+/* harmony import */ var _cli_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(96);
 
 process.exitCode = await (0,_cli_js__WEBPACK_IMPORTED_MODULE_0__/* .main */ .i)(process.argv.slice(2));
 
@@ -45313,13 +38294,13 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 7939:
+/***/ 96:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
 // EXPORTS
 __nccwpck_require__.d(__webpack_exports__, {
-  i: () => (/* binding */ cli_main)
+  i: () => (/* binding */ main)
 });
 
 // UNUSED EXPORTS: settingsFromArgv
@@ -48006,6 +40987,29 @@ function compilePattern(pattern) {
     };
 }
 /**
+ * A cheap first test of a path's file name: every pattern's last segment has a literal part
+ * (`Dockerfile`, `project.toml`) that the name must contain. Most files of a large
+ * repository fail it without meeting a regular expression.
+ */
+function fileNameHint(patterns) {
+    const literals = patterns.map((compiled) => {
+        const last = compiled.pattern.pattern.slice(compiled.pattern.pattern.lastIndexOf('/') + 1);
+        return last
+            .split(/\*|\{name\}/)
+            .reduce((longest, part) => (part.length > longest.length ? part : longest), '');
+    });
+    if (literals.includes(''))
+        return () => true;
+    // `Dockerfile.` contains `Dockerfile`: testing the shorter one covers both.
+    const needed = [...new Set(literals)]
+        .sort((a, b) => a.length - b.length)
+        .filter((literal, index, sorted) => !sorted.slice(0, index).some((shorter) => literal.includes(shorter)));
+    return (path) => {
+        const nameStart = path.lastIndexOf('/') + 1;
+        return needed.some((literal) => path.includes(literal, nameStart));
+    };
+}
+/**
  * Image names come from folder and file names, which may hold characters a repository name
  * cannot: lowercase them and turn each run of other characters into one `-`.
  */
@@ -48018,16 +41022,14 @@ function imageNameFrom(raw) {
 /** Finds images in a repository listing by the discovery conventions, first matching pattern first. */
 function findImages(files, config) {
     const patterns = config.discovery.map(compilePattern);
-    // One test of the file name against every pattern's last segment at once: most files of
-    // a large repository are rejected here without touching the patterns one by one.
-    const anyLast = new RegExp(patterns.map((compiled) => `(?:${compiled.last.source})`).join('|'));
+    const mayMatch = fileNameHint(patterns);
     const isExcluded = picomatch_default()([...ALWAYS_EXCLUDED, ...config.exclude], { dot: true });
     const byName = new Map();
     const found = [];
     for (const file of files) {
-        const name = basename(file);
-        if (!anyLast.test(name))
+        if (!mayMatch(file))
             continue;
+        const name = basename(file);
         for (const compiled of patterns) {
             if (!compiled.last.test(name))
                 continue;
@@ -48205,15 +41207,571 @@ function matchesDiscovery(path, config) {
     return undefined;
 }
 
-// EXTERNAL MODULE: ./node_modules/dockerfile-ast/lib/main.js
-var main = __nccwpck_require__(8390);
+;// CONCATENATED MODULE: ./src/core/dockerfile-lexer.ts
+// Splits a Dockerfile into instructions the way BuildKit's parser does
+// (https://github.com/moby/buildkit/tree/master/frontend/dockerfile/parser: parser.go,
+// directives.go, split_command.go, line_parsers.go): parser directives, comments, blank
+// lines, line continuations, heredoc bodies; and reads the parts of an instruction's
+// arguments the image graph needs (flags, words, JSON form, ARG/ENV properties).
+//
+// One pass over the text, a physical line at a time. An instruction keeps its logical line
+// (continuations joined, comment and blank lines inside dropped, as BuildKit joins them)
+// and a few numbers mapping it back to source offsets, so that a caller can rewrite a token
+// in place. Arguments are read only when asked for. Scans use string builtins and sticky
+// regular expressions where they can: most of the time this code runs before the JIT has
+// optimised it, one Dockerfile each of thousands.
+/** A Dockerfile BuildKit's parser refuses; `line` is 1-based. */
+class LexError extends Error {
+    line;
+    constructor(message, line) {
+        super(message);
+        this.line = line;
+        this.name = 'LexError';
+    }
+}
+const TAB = 9;
+const CR = 13;
+const SPACE = 32;
+const QUOTE = 34;
+const HASH = 35;
+const APOSTROPHE = 39;
+const DASH = 45;
+const BACKSLASH = 92;
+// BuildKit's reWhitespace ([\t\v\f\r ]): what separates the keyword, FROM's words and the
+// shell-form words of COPY/ADD.
+function isBlank(c) {
+    return c === SPACE || c === TAB || c === 11 || c === 12 || c === CR;
+}
+// Go's unicode.IsSpace: what BuildKit trims lines with and splits flags and ARG/ENV at.
+function isSpace(c) {
+    if (c <= SPACE)
+        return c === SPACE || (c >= TAB && c <= CR);
+    return (c >= 0x85 &&
+        (c === 0x85 ||
+            c === 0xa0 ||
+            c === 0x1680 ||
+            (c >= 0x2000 && c <= 0x200a) ||
+            c === 0x2028 ||
+            c === 0x2029 ||
+            c === 0x202f ||
+            c === 0x205f ||
+            c === 0x3000));
+}
+// Go's regexp \s is [\t\n\f\r ], and its . anything but \n.
+const DIRECTIVE = /^#[\t\n\f\r ]*([a-zA-Z][a-zA-Z0-9]*)[\t\n\f\r ]*=[\t\n\f\r ]*([^\n]+?)[\t\n\f\r ]*$/;
+const KNOWN_DIRECTIVES = new Set(['syntax', 'escape', 'check']);
+const HEREDOC_WORD = /^[0-9]*<<(-?)([^<]*)$/;
+const HEREDOC_KEYWORDS = new Set(['RUN', 'COPY', 'ADD']);
+const BLANK = /[\t\v\f\r ]/g;
+// What ends a word or needs a closer look: unicode.IsSpace, quotes, escapes.
+const WORD_STOP = /[\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"'\\`]/g;
+const NO_HEREDOCS = Object.freeze([]);
+const NO_FLAGS = Object.freeze([]);
+/** One instruction: its keyword, lines, logical line and heredocs. */
+class Instruction {
+    text;
+    line;
+    pieces;
+    escape;
+    /** The keyword, uppercased. */
+    keyword;
+    /** Where the arguments start in `text`: after the keyword and the blanks after it. */
+    argsStart;
+    /** The last line (1-based) of the instruction, its heredoc bodies included. */
+    endLine;
+    /** The heredocs the instruction opens; their bodies follow it, in this order. */
+    heredocs = NO_HEREDOCS;
+    flagsRead = false;
+    flagList = NO_FLAGS;
+    rest = 0;
+    lexedWords = undefined;
+    constructor(
+    /** The logical line: continuations joined, comment and blank lines inside dropped, trimmed. */
+    text, 
+    /** The line (1-based) of the keyword. */
+    line, 
+    /** Pairs [index in text, source offset], one per physical line of the logical line. */
+    pieces, 
+    /** The escape character ARG and ENV words are read with. */
+    escape) {
+        this.text = text;
+        this.line = line;
+        this.pieces = pieces;
+        this.escape = escape;
+        const keywordEnd = blankAt(text, 0);
+        let argsStart = keywordEnd;
+        while (argsStart < text.length && isBlank(text.charCodeAt(argsStart)))
+            argsStart++;
+        this.keyword = text.slice(0, keywordEnd).toUpperCase();
+        this.argsStart = argsStart;
+        this.endLine = line;
+    }
+    /** The source offset of `text[index]`. */
+    offset(index) {
+        const pieces = this.pieces;
+        let k = 0;
+        while (k + 2 < pieces.length && pieces[k + 2] <= index)
+            k += 2;
+        return pieces[k + 1] + index - pieces[k];
+    }
+    /** The source span of a range: from its first character to just after its last. */
+    span(range) {
+        if (range.end > range.start) {
+            return { start: this.offset(range.start), end: this.offset(range.end - 1) + 1 };
+        }
+        const at = range.start < this.text.length
+            ? this.offset(range.start)
+            : this.offset(this.text.length - 1) + 1;
+        return { start: at, end: at };
+    }
+    /** The flags at the start of the arguments (BuildKit's extractBuilderFlags). */
+    flags() {
+        if (!this.flagsRead)
+            this.readFlags();
+        return this.flagList;
+    }
+    /** Where the arguments after the flags start in `text`. */
+    restStart() {
+        if (!this.flagsRead)
+            this.readFlags();
+        return this.rest;
+    }
+    /** The arguments after the flags split at blanks, quotes not honoured (FROM, COPY, ADD). */
+    words() {
+        if (this.lexedWords !== undefined)
+            return this.lexedWords;
+        const text = this.text;
+        const words = [];
+        let i = this.restStart();
+        while (i < text.length) {
+            const end = blankAt(text, i);
+            words.push({ start: i, end });
+            i = end;
+            while (i < text.length && isBlank(text.charCodeAt(i)))
+                i++;
+        }
+        return (this.lexedWords = words);
+    }
+    /** The arguments after the flags as a JSON array of strings (exec form), if they are one. */
+    json() {
+        return jsonArray(this.text, this.restStart());
+    }
+    readFlags() {
+        this.flagsRead = true;
+        this.rest = this.argsStart;
+        // Most instructions have none (argsStart is at a space only with Unicode spaces).
+        if (this.text.charCodeAt(this.argsStart) !== DASH && !isSpaceAt(this.text, this.argsStart)) {
+            return;
+        }
+        const { flags, rest } = extractFlags(this.text, this.argsStart);
+        this.flagList = flags;
+        this.rest = rest;
+    }
+    /**
+     * The name[=value] pairs of ARG, or of ENV (also its old form `ENV name value…`, the value
+     * running to the end). Throws LexError where BuildKit refuses an ENV.
+     */
+    properties() {
+        const text = this.text;
+        const rest = this.restStart();
+        const words = shellWords(text, rest, this.escape.charCodeAt(0));
+        const env = this.keyword === 'ENV';
+        const first = words[0];
+        if (env && first === undefined) {
+            throw new LexError('ENV requires at least one argument', this.line);
+        }
+        if (env && first !== undefined && !text.slice(first.start, first.end).includes('=')) {
+            // The old form: a name, then the rest of the line is the value.
+            const nameEnd = blankAt(text, rest);
+            let valueStart = nameEnd;
+            while (valueStart < text.length && isBlank(text.charCodeAt(valueStart)))
+                valueStart++;
+            if (valueStart === text.length)
+                throw new LexError('ENV must have two arguments', this.line);
+            return [{ name: text.slice(rest, nameEnd), value: { start: valueStart, end: text.length } }];
+        }
+        const properties = [];
+        for (let i = 0; i < words.length; i++) {
+            const word = words[i];
+            const eq = text.indexOf('=', word.start);
+            if (eq !== -1 && eq < word.end) {
+                const name = text.slice(word.start, eq);
+                properties.push({ name, value: { start: eq + 1, end: word.end } });
+            }
+            else if (env) {
+                const written = text.slice(word.start, word.end);
+                throw new LexError(`Syntax error - can't find = in "${written}". Must be of the form: name=value`, this.line);
+            }
+            else {
+                properties.push({ name: text.slice(word.start, word.end), value: undefined });
+            }
+        }
+        return properties;
+    }
+}
+/** Lexes a Dockerfile. Throws LexError where BuildKit's parser would refuse it. */
+function lexDockerfile(text) {
+    const length = text.length;
+    const directives = [];
+    const instructions = [];
+    let escape = '\\';
+    let escapeCode = BACKSLASH;
+    let directivesDone = false;
+    let line = 0;
+    // The current physical line is [start, end), its line break left out; next: the line
+    // after it. BuildKit strips a byte-order mark from the first line.
+    let start;
+    let end;
+    let next = text.charCodeAt(0) === 0xfeff ? 1 : 0;
+    while (next < length) {
+        // Read a line (BuildKit's scanner ends lines at \n only). bytes.TrimRight(line,
+        // "\r\n") drops the \r of \r\n; a lone \r inside a line stays there, a blank.
+        start = next;
+        end = text.indexOf('\n', start);
+        if (end === -1)
+            end = length;
+        next = end + 1;
+        while (end > start && text.charCodeAt(end - 1) === CR)
+            end--;
+        line++;
+        const first = skipSpace(text, start, end);
+        if (!directivesDone) {
+            const directive = first < end ? readDirective(text.slice(first, end), line) : undefined;
+            if (directive === undefined) {
+                directivesDone = true;
+            }
+            else if (directives.some((seen) => seen.name === directive.name)) {
+                throw new LexError(`only one ${directive.name} parser directive can be used`, line);
+            }
+            else {
+                directives.push(directive);
+                if (directive.name === 'escape') {
+                    escape = directive.value;
+                    escapeCode = escape.charCodeAt(0);
+                }
+            }
+        }
+        // Blank and comment lines.
+        if (first === end || text.charCodeAt(first) === HASH)
+            continue;
+        // An instruction: this line, left-trimmed, then the lines it continues onto, which keep
+        // their leading blanks; comment and blank lines between them are dropped.
+        const firstLine = line;
+        const pieces = [0, first];
+        let cut = continuation(text, first, end, escapeCode);
+        let logical = text.slice(first, cut === -1 ? end : cut);
+        while (cut !== -1 && next < length) {
+            // Read a line, as above (inline: this runs for every line of thousands of files).
+            start = next;
+            end = text.indexOf('\n', start);
+            if (end === -1)
+                end = length;
+            next = end + 1;
+            while (end > start && text.charCodeAt(end - 1) === CR)
+                end--;
+            line++;
+            const first = skipSpace(text, start, end);
+            if (first === end || text.charCodeAt(first) === HASH)
+                continue;
+            cut = continuation(text, start, end, escapeCode);
+            pieces.push(logical.length, start);
+            logical += text.slice(start, cut === -1 ? end : cut);
+        }
+        // Trimmed as splitCommand does. Only a first line holding just the escape character
+        // leaves blanks at the start; a logical line left blank is no instruction.
+        let to = logical.length;
+        while (to > 0 && isSpaceAt(logical, to - 1))
+            to--;
+        const from = skipSpace(logical, 0, to);
+        if (from === to)
+            continue;
+        if (from > 0)
+            for (let k = 0; k < pieces.length; k += 2)
+                pieces[k] = pieces[k] - from;
+        if (from > 0 || to < logical.length)
+            logical = logical.slice(from, to);
+        const instruction = new Instruction(logical, firstLine, pieces, escape);
+        instructions.push(instruction);
+        if (logical.includes('<<')) {
+            // Heredoc bodies follow the instruction, one after the other, each up to the line
+            // that is its name (after leading tabs with <<-).
+            const heredocs = [];
+            for (const { name, chomp } of heredocsOf(instruction)) {
+                const body = next;
+                let terminated = false;
+                while (!terminated && next < length) {
+                    // Read a line, as above.
+                    start = next;
+                    end = text.indexOf('\n', start);
+                    if (end === -1)
+                        end = length;
+                    next = end + 1;
+                    while (end > start && text.charCodeAt(end - 1) === CR)
+                        end--;
+                    line++;
+                    let from = start;
+                    if (chomp)
+                        while (from < end && text.charCodeAt(from) === TAB)
+                            from++;
+                    terminated = end - from === name.length && text.startsWith(name, from);
+                }
+                if (!terminated)
+                    throw new LexError('unterminated heredoc', firstLine);
+                heredocs.push({ name, chomp, start: body, end: start });
+            }
+            if (heredocs.length > 0)
+                instruction.heredocs = heredocs;
+        }
+        instruction.endLine = line;
+    }
+    return { escape, directives, instructions };
+}
+/**
+ * A parser directive (`# name=value`, BuildKit's directive regexp on the left-trimmed
+ * line) of a known name, or undefined. Throws on an escape other than \ or `.
+ */
+function readDirective(content, line) {
+    if (content.charCodeAt(0) !== HASH)
+        return undefined;
+    const match = DIRECTIVE.exec(content);
+    const name = match?.[1]?.toLowerCase();
+    const value = match?.[2];
+    if (name === undefined || value === undefined || !KNOWN_DIRECTIVES.has(name))
+        return undefined;
+    if (name === 'escape' && value !== '`' && value !== '\\') {
+        throw new LexError(`invalid escape token '${value}' does not match \` or \\`, line);
+    }
+    return { name, value, line };
+}
+/**
+ * Where the content of the line [from, end) ends when the line continues: it ends with the
+ * escape character, then only blanks and tabs, and that escape character is not itself
+ * escaped (BuildKit's lineContinuationRegex). Else -1.
+ */
+function continuation(text, from, end, escape) {
+    let k = end - 1;
+    while (k >= from && (text.charCodeAt(k) === SPACE || text.charCodeAt(k) === TAB))
+        k--;
+    if (k < from || text.charCodeAt(k) !== escape)
+        return -1;
+    return k > from && text.charCodeAt(k - 1) === escape ? -1 : k;
+}
+/** Whether text[i] is a space; ordinary characters are told apart without a call. */
+function isSpaceAt(text, i) {
+    const c = text.charCodeAt(i);
+    return (c <= SPACE || c >= 0x85) && isSpace(c);
+}
+/** The first non-space at or after `from` (before `end`), or `end`. */
+function skipSpace(text, from, end) {
+    let i = from;
+    while (i < end && isSpaceAt(text, i))
+        i++;
+    return i;
+}
+/** The first blank at or after `from`, or the end. */
+function blankAt(text, from) {
+    BLANK.lastIndex = from;
+    return BLANK.test(text) ? BLANK.lastIndex - 1 : text.length;
+}
+/**
+ * The end of the word at `from`: the first space outside quotes. `escape` escapes the next
+ * character, also inside '…' when `escapeInSingle`. A regular expression finds the first
+ * space, quote or escape: most words hold no quote or escape.
+ */
+function wordEnd(text, from, escape, escapeInSingle) {
+    WORD_STOP.lastIndex = from;
+    if (!WORD_STOP.test(text))
+        return text.length;
+    let i = WORD_STOP.lastIndex - 1;
+    let quote = 0;
+    while (i < text.length) {
+        const c = text.charCodeAt(i);
+        if (quote === 0 && isSpace(c))
+            return i;
+        if (quote === 0 && (c === QUOTE || c === APOSTROPHE))
+            quote = c;
+        else if (c === quote)
+            quote = 0;
+        else if (c === escape && (quote !== APOSTROPHE || escapeInSingle))
+            i++;
+        i++;
+    }
+    return text.length;
+}
+/**
+ * BuildKit's extractBuilderFlags: the leading words that start with `--` (a bare `--` ends
+ * them; quotes keep spaces inside a word; a backslash escapes the next character).
+ */
+function extractFlags(text, from) {
+    const flags = [];
+    let i = from;
+    for (;;) {
+        while (i < text.length && isSpace(text.charCodeAt(i)))
+            i++;
+        if (text.charCodeAt(i) !== DASH || text.charCodeAt(i + 1) !== DASH)
+            return { flags, rest: i };
+        const start = i;
+        i = wordEnd(text, i, BACKSLASH, true);
+        if (i - start === 2) {
+            while (i < text.length && isSpace(text.charCodeAt(i)))
+                i++;
+            return { flags, rest: i };
+        }
+        let eq = text.indexOf('=', start);
+        if (eq >= i)
+            eq = -1;
+        flags.push({
+            name: text.slice(start + 2, eq === -1 ? i : eq),
+            range: { start, end: i },
+            value: eq === -1 ? undefined : { start: eq + 1, end: i },
+        });
+    }
+}
+/** The text from `from` as a JSON array of strings (BuildKit's parseJSON), if it is one. */
+function jsonArray(text, from) {
+    if (text.charCodeAt(from) !== 91 /* [ */)
+        return undefined;
+    let parsed;
+    try {
+        parsed = JSON.parse(text.slice(from));
+    }
+    catch {
+        return undefined;
+    }
+    if (!Array.isArray(parsed))
+        return undefined;
+    for (let i = 0; i < parsed.length; i++)
+        if (typeof parsed[i] !== 'string')
+            return undefined;
+    return parsed;
+}
+/**
+ * BuildKit's parseWords (ARG, ENV): words at spaces; quotes keep spaces inside a word, the
+ * escape character the next character (not inside '…'); both stay in the word.
+ */
+function shellWords(text, from, escape) {
+    const words = [];
+    let i = from;
+    while (i < text.length) {
+        const end = wordEnd(text, i, escape, false);
+        words.push({ start: i, end });
+        i = end;
+        while (i < text.length && isSpace(text.charCodeAt(i)))
+            i++;
+    }
+    return words;
+}
+/**
+ * The heredocs an instruction opens, in order. BuildKit reads them on RUN, COPY and ADD
+ * (also under ONBUILD), not in JSON form, from the shell words of the whole logical line:
+ * `<<NAME`, `<<-NAME`, `<<"NAME"`, `<<'NAME'`, optionally after a file descriptor.
+ */
+function heredocsOf(instruction) {
+    let text = instruction.text;
+    let keyword = instruction.keyword;
+    let rest = instruction.restStart();
+    if (keyword === 'ONBUILD') {
+        // parseSubCommand: the rest is an instruction of its own.
+        text = text.slice(rest);
+        const keywordEnd = blankAt(text, 0);
+        keyword = text.slice(0, keywordEnd).toUpperCase();
+        let argsStart = keywordEnd;
+        while (argsStart < text.length && isBlank(text.charCodeAt(argsStart)))
+            argsStart++;
+        rest = extractFlags(text, argsStart).rest;
+    }
+    if (!HEREDOC_KEYWORDS.has(keyword) || jsonArray(text, rest) !== undefined)
+        return [];
+    const heredocs = [];
+    for (const word of lineWords(instruction.text)) {
+        const match = HEREDOC_WORD.exec(word);
+        if (match === null)
+            continue;
+        const name = unquote(match[2]);
+        if (name !== '')
+            heredocs.push({ name, chomp: match[1] === '-' });
+    }
+    return heredocs;
+}
+/**
+ * The words of a line as BuildKit's shell lexer splits them to find heredocs: at spaces
+ * outside quotes, with `\` as escape whatever the escape directive, quotes and escapes
+ * kept. `$` is read as any other character. A quote left open: no words, as BuildKit's
+ * lexer then fails and finds no heredoc.
+ */
+function lineWords(text) {
+    const words = [];
+    let i = 0;
+    while (i < text.length) {
+        while (i < text.length && isSpace(text.charCodeAt(i)))
+            i++;
+        if (i === text.length)
+            break;
+        const start = i;
+        while (i < text.length && !isSpace(text.charCodeAt(i))) {
+            const c = text.charCodeAt(i);
+            if (c === APOSTROPHE) {
+                i = text.indexOf("'", i + 1);
+                if (i === -1)
+                    return [];
+            }
+            else if (c === QUOTE) {
+                for (i++; i < text.length && text.charCodeAt(i) !== QUOTE; i++) {
+                    if (text.charCodeAt(i) === BACKSLASH)
+                        i++;
+                }
+                if (i >= text.length)
+                    return [];
+            }
+            else if (c === BACKSLASH) {
+                i++;
+            }
+            i++;
+        }
+        words.push(text.slice(start, Math.min(i, text.length)));
+    }
+    return words;
+}
+/** A heredoc name with its quotes and backslash escapes removed, as BuildKit reads it. */
+function unquote(word) {
+    let result = '';
+    for (let i = 0; i < word.length; i++) {
+        const ch = word[i];
+        if (ch === "'") {
+            const close = word.indexOf("'", i + 1);
+            if (close === -1)
+                return result + word.slice(i + 1);
+            result += word.slice(i + 1, close);
+            i = close;
+        }
+        else if (ch === '"') {
+            for (i++; i < word.length && word[i] !== '"'; i++) {
+                const next = word[i + 1];
+                if (word[i] === '\\' && (next === '"' || next === '$' || next === '\\'))
+                    i++;
+                result += word[i] ?? '';
+            }
+        }
+        else if (ch === '\\') {
+            i++;
+            if (i < word.length)
+                result += word[i];
+        }
+        else {
+            result += ch;
+        }
+    }
+    return result;
+}
+
 ;// CONCATENATED MODULE: ./src/core/dockerfile.ts
 // Reads a Dockerfile the way BuildKit does for the parts that matter to the image graph:
 // which images each stage starts FROM, which images COPY --from and RUN --mount=from read,
-// and which paths of the build context COPY, ADD and RUN --mount bind in. dockerfile-ast does the parsing (line continuations, the escape directive, comments,
-// heredocs); variable expansion follows BuildKit's shell lexer
-// (https://github.com/moby/buildkit/blob/master/frontend/dockerfile/shell/lex.go) because
-// the library leaves expansion to its caller.
+// and which paths of the build context COPY, ADD and RUN --mount bind in. The lexer
+// (./dockerfile-lexer.ts) splits the text into instructions as BuildKit's parser does (line
+// continuations, directives, comments, heredocs) and reads their flags and words; variable
+// expansion follows BuildKit's shell lexer
+// (https://github.com/moby/buildkit/blob/master/frontend/dockerfile/shell/lex.go).
 
 
 
@@ -48274,52 +41832,281 @@ function pinReferences(text, file, buildArgs, replace) {
     }
     return result;
 }
-function scan(text, file, buildArgs) {
-    const dockerfile = main.DockerfileParser.parse(text);
-    const escape = dockerfile.getEscapeCharacter();
-    const source = new Source(text, escape);
-    const fail = (message, line) => {
-        throw new errors_DockerfileError(message, line === undefined ? { file } : { file, line });
-    };
-    const instructions = dockerfile.getInstructions();
-    if (!instructions.some((instruction) => instruction instanceof main.From)) {
-        fail('no FROM instruction: a Dockerfile must start a stage with FROM <image>');
+/** The ARGs before the first FROM, and the platform ARGs the builder sets. */
+class GlobalScope {
+    buildArgs;
+    values;
+    constructor(buildArgs) {
+        this.buildArgs = buildArgs;
     }
-    // COPY --from and --mount from= may name any stage of the file, even a later one
-    // (BuildKit indexes every stage before it resolves them); FROM only an earlier one.
-    const allStageNames = new Set();
-    for (const instruction of instructions) {
-        if (instruction instanceof main.From) {
-            const name = instruction.getArguments()[2]?.getValue().toLowerCase();
-            if (name !== undefined)
-                allStageNames.add(name);
+    set(name, value) {
+        (this.values ??= new Map()).set(name, value);
+    }
+    lookup(name) {
+        const value = this.values?.get(name);
+        if (value !== undefined || this.values?.has(name))
+            return value;
+        const platform = PLATFORM_BINDINGS.get(name);
+        return platform === undefined ? undefined : (this.buildArgs[name] ?? platform);
+    }
+    undeclared(name) {
+        return `${name} is not declared by an ARG before the first FROM`;
+    }
+}
+/**
+ * The ARGs of a stage and its ENVs: those of the stage it is built FROM (finished by then,
+ * so shared until this stage sets one), then its own. Maps are made on the first entry.
+ */
+class StageScope {
+    env;
+    args;
+    ownEnv = false;
+    constructor(env) {
+        this.env = env;
+    }
+    /** The ENVs at the end of the stage, for the stages built FROM it. */
+    envs() {
+        return this.env;
+    }
+    setArg(name, value) {
+        (this.args ??= new Map()).set(name, value);
+    }
+    setEnv(name, value) {
+        if (!this.ownEnv) {
+            this.env = new Map(this.env);
+            this.ownEnv = true;
+        }
+        this.env.set(name, value);
+    }
+    lookup(name) {
+        const env = this.env;
+        return env !== undefined && env.has(name) ? env.get(name) : this.args?.get(name);
+    }
+    undeclared(name) {
+        return `${name} is not declared by an ARG in this stage`;
+    }
+}
+const PLATFORM_BINDINGS = new Map(PLATFORM_ARGS.map((name) => [
+    name,
+    { reason: `${name} is set per target platform`, settable: false },
+]));
+function scan(text, file, buildArgs) {
+    const scanner = new Scanner(file, buildArgs);
+    try {
+        scanner.scan(text);
+    }
+    catch (error) {
+        if (error instanceof LexError)
+            scanner.fail(error.message, error.line);
+        throw error;
+    }
+    const info = {
+        stages: scanner.stages,
+        uses: scanner.uses,
+        warnings: scanner.warnings,
+    };
+    const contextSources = scanner.context.list();
+    if (contextSources !== undefined)
+        info.contextSources = contextSources;
+    return { info, spans: scanner.spans };
+}
+/** The state of one scan: stages so far, variables in scope, what was found. */
+class Scanner {
+    file;
+    buildArgs;
+    stages = [];
+    uses = [];
+    spans = [];
+    warnings = [];
+    context = new ContextReads();
+    global;
+    /** The scope of each stage, for the ENVs of the stages built FROM it. */
+    stageScopes = [];
+    stage;
+    escape = '\\';
+    /** Every stage name: COPY --from and --mount from= may name a later stage too. */
+    allStageNames;
+    constructor(file, buildArgs) {
+        this.file = file;
+        this.buildArgs = buildArgs;
+        this.global = new GlobalScope(buildArgs);
+    }
+    fail(message, line) {
+        const file = this.file;
+        throw new errors_DockerfileError(message, line === undefined ? { file } : { file, line });
+    }
+    scan(text) {
+        const { escape, instructions } = lexDockerfile(text);
+        this.escape = escape;
+        let from = false;
+        // BuildKit indexes every stage before it resolves COPY --from and --mount from=.
+        for (let i = 0; i < instructions.length; i++) {
+            const instruction = instructions[i];
+            if (instruction.keyword !== 'FROM')
+                continue;
+            from = true;
+            const name = instruction.words()[2];
+            if (name === undefined)
+                continue;
+            (this.allStageNames ??= new Set()).add(slice(instruction, name).toLowerCase());
+        }
+        if (!from)
+            this.fail('no FROM instruction: a Dockerfile must start a stage with FROM <image>');
+        for (let i = 0; i < instructions.length; i++) {
+            const instruction = instructions[i];
+            const keyword = instruction.keyword;
+            if (keyword === 'FROM') {
+                this.from(instruction);
+            }
+            else if (this.stage === undefined) {
+                if (keyword !== 'ARG') {
+                    this.fail(`${keyword} before the first FROM: only ARG may come before FROM`, instruction.line);
+                }
+                this.globalArg(instruction);
+            }
+            else if (keyword === 'ARG') {
+                this.stageArg(instruction, this.stage);
+            }
+            else if (keyword === 'ENV') {
+                const properties = instruction.properties();
+                for (let p = 0; p < properties.length; p++) {
+                    const property = properties[p];
+                    const value = this.propertyValue(instruction, property, this.stage, false);
+                    this.stage.setEnv(property.name, value);
+                }
+            }
+            else if (keyword === 'COPY' || keyword === 'ADD') {
+                this.copy(instruction, this.stage);
+            }
+            else if (keyword === 'RUN') {
+                this.run(instruction, this.stage);
+            }
         }
     }
-    const global = new Map();
-    for (const name of PLATFORM_ARGS) {
-        global.set(name, buildArgs[name] ?? { reason: `${name} is set per target platform`, settable: false });
+    from(instruction) {
+        const line = instruction.line;
+        const words = instruction.words();
+        const image = words[0];
+        if (image === undefined)
+            this.fail('FROM needs an image', line);
+        if (words.length !== 1 && words.length !== 3) {
+            this.fail('FROM takes an image and optionally AS <name>', line);
+        }
+        const as = words[1] && slice(instruction, words[1]);
+        if (as !== undefined && as.toUpperCase() !== 'AS') {
+            this.fail(`FROM expects AS before the stage name, not "${as}"`, line);
+        }
+        const name = words[2] && slice(instruction, words[2]).toLowerCase();
+        if (name !== undefined && !STAGE_NAME.test(name)) {
+            this.fail(`stage name "${name}" must start with a letter and hold only a-z 0-9 . _ -`, line);
+        }
+        const written = slice(instruction, image);
+        const expanded = this.expand(written, this.global, line);
+        const resolved = expanded.unresolved.length === 0;
+        const base = resolved ? expanded.value : written;
+        const lower = base.toLowerCase();
+        let parent = -1;
+        for (let i = 0; resolved && parent === -1 && i < this.stages.length; i++) {
+            if (this.stages[i].name === lower)
+                parent = i;
+        }
+        this.stages.push(name === undefined ? { base, line } : { name, base, line });
+        this.stage = new StageScope(this.stageScopes[parent]?.envs());
+        this.stageScopes.push(this.stage);
+        if (parent === -1 && lower !== 'scratch') {
+            this.addUse('from', 'FROM ', written, expanded, line, instruction.span(image));
+        }
     }
-    const globalScope = {
-        lookup: (name) => global.get(name),
-        undeclared: (name) => `${name} is not declared by an ARG before the first FROM`,
-    };
-    const stages = [];
-    const stageEnvs = [];
-    const uses = [];
-    const spans = [];
-    const warnings = [];
-    const context = new ContextReads();
-    let stage;
-    const stageScope = (current) => ({
-        lookup: (name) => (current.env.has(name) ? current.env.get(name) : current.args.get(name)),
-        undeclared: (name) => `${name} is not declared by an ARG in this stage`,
-    });
-    const addUse = (kind, label, raw, scope, line, span) => {
-        const expanded = expandToken(raw, scope, escape, fail, line);
+    globalArg(instruction) {
+        const properties = instruction.properties();
+        for (let i = 0; i < properties.length; i++) {
+            const property = properties[i];
+            const name = property.name;
+            const value = this.buildArgs[name] ?? this.propertyValue(instruction, property, this.global, true);
+            // A bare `ARG TARGETARCH` only makes explicit what the builder already sets.
+            if (value !== null || !PLATFORM_BINDINGS.has(name))
+                this.global.set(name, value);
+        }
+    }
+    stageArg(instruction, stage) {
+        const properties = instruction.properties();
+        for (let i = 0; i < properties.length; i++) {
+            const property = properties[i];
+            const name = property.name;
+            // A bare ARG in a stage takes the global value; build-args override any default.
+            const value = this.buildArgs[name] ??
+                (property.value === undefined
+                    ? (this.global.lookup(name) ?? null)
+                    : this.propertyValue(instruction, property, stage, true));
+            stage.setArg(name, value);
+        }
+    }
+    copy(instruction, stage) {
+        let from = false;
+        const flags = instruction.flags();
+        for (let i = 0; i < flags.length; i++) {
+            const flag = flags[i];
+            if (flag.name !== 'from')
+                continue;
+            from = true;
+            if (instruction.keyword !== 'COPY')
+                continue;
+            if (flag.value === undefined)
+                this.fail('COPY --from needs a value', instruction.line);
+            const written = slice(instruction, flag.value);
+            if (this.isStageReference(written, stage))
+                continue;
+            const span = instruction.span(flag.value);
+            const expanded = this.expand(written, stage, instruction.line);
+            this.addUse('copy-from', 'COPY --from=', written, expanded, instruction.line, span);
+        }
+        if (from || this.context.whole)
+            return;
+        // The sources: a JSON array of strings, or else words split at blanks; the last one
+        // is the destination.
+        const add = instruction.keyword === 'ADD';
+        const json = instruction.json();
+        if (json !== undefined) {
+            for (let i = 0; i < json.length - 1; i++) {
+                this.context.read(copySource(json[i], false, add, stage, this.escape));
+            }
+            return;
+        }
+        // The lexer found the heredocs (none in JSON form); a source word may open one.
+        const heredocs = instruction.heredocs.length > 0;
+        const words = instruction.words();
+        for (let i = 0; i < words.length - 1; i++) {
+            const word = slice(instruction, words[i]);
+            this.context.read(copySource(word, heredocs, add, stage, this.escape));
+        }
+    }
+    run(instruction, stage) {
+        const flags = instruction.flags();
+        for (let i = 0; i < flags.length; i++) {
+            const flag = flags[i];
+            if (flag.name !== 'mount' || flag.value === undefined)
+                continue;
+            const fields = mountFields(instruction, flag.value);
+            for (let f = 0; f < fields.length; f++) {
+                const field = fields[f];
+                if (field.span === undefined)
+                    continue;
+                const written = field.value;
+                if (this.isStageReference(written, stage))
+                    continue;
+                const expanded = this.expand(written, stage, instruction.line);
+                this.addUse('mount-from', 'RUN --mount from=', written, expanded, instruction.line, field.span);
+            }
+            if (!this.context.whole)
+                this.context.read(mountSource(fields, stage, this.escape));
+        }
+    }
+    /** Records an image use, or a warning when its reference cannot be resolved. */
+    addUse(kind, label, written, expanded, line, span) {
         if (expanded.unresolved.length > 0) {
-            warnings.push({
+            this.warnings.push({
                 line,
-                message: unresolvedMessage(`${label}${raw.text}`, expanded.unresolved),
+                message: unresolvedMessage(`${label}${written}`, expanded.unresolved),
             });
             return;
         }
@@ -48329,172 +42116,57 @@ function scan(text, file, buildArgs) {
         }
         catch (error) {
             if (error instanceof errors_NameError)
-                fail(`${label}${raw.text}: ${error.message}`, line);
+                this.fail(`${label}${written}: ${error.message}`, line);
             throw error;
         }
         const use = { kind, text: expanded.value, reference, line };
-        uses.push(use);
-        spans.push({ use, ...span });
-    };
-    for (const instruction of instructions) {
-        const line = instruction.getRange().start.line + 1;
-        const keyword = instruction.getKeyword();
-        if (instruction instanceof main.From) {
-            const args = instruction.getArguments();
-            const imageRange = instruction.getImageRange();
-            if (imageRange === null)
-                fail('FROM needs an image', line);
-            if (args.length !== 1 && args.length !== 3) {
-                fail('FROM takes an image and optionally AS <name>', line);
-            }
-            if (args.length === 3 && args[1]?.getValue().toUpperCase() !== 'AS') {
-                fail(`FROM expects AS before the stage name, not "${args[1]?.getValue()}"`, line);
-            }
-            const name = args[2]?.getValue().toLowerCase();
-            if (name !== undefined && !STAGE_NAME.test(name)) {
-                fail(`stage name "${name}" must start with a letter and hold only a-z 0-9 . _ -`, line);
-            }
-            const raw = source.token(imageRange);
-            const expanded = expandToken(raw, globalScope, escape, fail, line);
-            const resolved = expanded.unresolved.length === 0;
-            const base = resolved ? expanded.value : raw.text;
-            const parentIndex = resolved
-                ? stages.findIndex((earlier) => earlier.name === base.toLowerCase())
-                : -1;
-            stages.push(name === undefined ? { base, line } : { name, base, line });
-            const env = new Map(stageEnvs[parentIndex] ?? []);
-            stageEnvs.push(env);
-            stage = { args: new Map(), env };
-            if (parentIndex === -1 && base.toLowerCase() !== 'scratch') {
-                addUse('from', 'FROM ', raw, globalScope, line, { ...source.span(imageRange), prefix: '' });
-            }
-            continue;
-        }
-        if (stage === undefined) {
-            if (!(instruction instanceof main.Arg)) {
-                fail(`${keyword} before the first FROM: only ARG may come before FROM`, line);
-            }
-            for (const property of instruction.getProperties()) {
-                const name = property.getName();
-                const value = buildArgs[name] ?? propertyValue(property, source, globalScope, escape, fail, line, true);
-                // A bare `ARG TARGETARCH` only makes explicit what the builder already sets.
-                if (value !== null || !PLATFORM_ARGS.includes(name))
-                    global.set(name, value);
-            }
-            continue;
-        }
-        const scope = stageScope(stage);
-        if (instruction instanceof main.Arg) {
-            for (const property of instruction.getProperties()) {
-                const name = property.getName();
-                // A bare ARG in a stage takes the global value; build-args override any default.
-                const value = buildArgs[name] ??
-                    (property.getValueRange() === null
-                        ? (global.get(name) ?? null)
-                        : propertyValue(property, source, scope, escape, fail, line, true));
-                stage.args.set(name, value);
-            }
-        }
-        else if (instruction instanceof main.Env) {
-            for (const property of instruction.getProperties()) {
-                stage.env.set(property.getName(), propertyValue(property, source, scope, escape, fail, line, false));
-            }
-        }
-        else if (instruction instanceof main.Copy || instruction instanceof main.Add) {
-            if (!context.whole) {
-                // Read from the text, not through getArguments(): no re-lexing, and heredoc bodies
-                // (which dockerfile-ast counts as arguments) end the line.
-                const words = copyArguments(source.line(source.offset(instruction.getInstructionRange().end)));
-                const add = instruction instanceof main.Add;
-                if (!words.from) {
-                    for (const word of words.sources)
-                        context.read(copySource(word, words.json, add, scope, escape));
-                }
-            }
-            // dockerfile-ast re-reads every argument to find flags: skip that for the many
-            // instructions that cannot hold the flag we look for.
-            if (!(instruction instanceof main.Copy) || !source.mentions(instruction.getRange(), 'from')) {
-                continue;
-            }
-            for (const flag of flagsNamed(instruction.getFlags(), 'from')) {
-                const range = flag.getValueRange();
-                if (range === null)
-                    fail('COPY --from needs a value', line);
-                const raw = source.token(range);
-                if (isStageReference(raw, scope, escape, allStageNames))
-                    continue;
-                addUse('copy-from', 'COPY --from=', raw, scope, line, {
-                    ...source.span(range),
-                    prefix: '',
-                });
-            }
-        }
-        else if (instruction instanceof main.Run) {
-            if (!source.mentions(instruction.getRange(), 'mount'))
-                continue;
-            for (const flag of flagsNamed(instruction.getFlags(), 'mount')) {
-                const range = flag.getValueRange();
-                if (range === null)
-                    continue;
-                const fields = mountFields(source.token(range));
-                for (const field of fields) {
-                    if (field.span === undefined)
-                        continue;
-                    if (isStageReference(field.value, scope, escape, allStageNames))
-                        continue;
-                    addUse('mount-from', 'RUN --mount from=', field.value, scope, line, field.span);
-                }
-                if (!context.whole)
-                    context.read(mountSource(fields, scope, escape));
-            }
-        }
+        this.uses.push(use);
+        this.spans.push({ use, start: span.start, end: span.end, prefix: span.prefix ?? '' });
     }
-    const info = { stages, uses, warnings };
-    const contextSources = context.list();
-    if (contextSources !== undefined)
-        info.contextSources = contextSources;
-    return { info, spans };
-}
-function flagsNamed(flags, name) {
-    return flags.filter((flag) => flag.getName() === name);
-}
-/** A stage name (case-insensitive) or a numeric stage index, as COPY --from accepts. */
-function isStageReference(raw, scope, escape, stageNames) {
-    let value;
-    try {
-        const expanded = expandWord(raw.text, escape, scope);
-        if (expanded.unresolved.length > 0)
+    /** A stage name (case-insensitive) or a numeric stage index, as COPY --from accepts. */
+    isStageReference(written, scope) {
+        let value;
+        try {
+            const expanded = expandWord(written, this.escape, scope);
+            if (expanded.unresolved.length > 0)
+                return false;
+            value = expanded.value;
+        }
+        catch {
             return false;
-        value = expanded.value;
+        }
+        return (/^[0-9]+$/.test(value) ||
+            value === 'scratch' ||
+            this.allStageNames?.has(value.toLowerCase()) === true);
     }
-    catch {
-        return false;
+    /** The value of an ARG default or ENV; build-args can replace the former, never the latter. */
+    propertyValue(instruction, property, scope, settable) {
+        if (property.value === undefined)
+            return null;
+        const written = slice(instruction, property.value);
+        const expanded = this.expand(written, scope, instruction.line);
+        if (expanded.unresolved.length === 0)
+            return expanded.value;
+        const names = expanded.unresolved.map((item) => item.name).join(', ');
+        return {
+            reason: `${property.name} is set from ${names}, which cannot be resolved`,
+            settable,
+        };
     }
-    return /^[0-9]+$/.test(value) || stageNames.has(value.toLowerCase()) || value === 'scratch';
+    expand(written, scope, line) {
+        try {
+            return expandWord(written, this.escape, scope);
+        }
+        catch (error) {
+            if (error instanceof SubstitutionError)
+                this.fail(`${written}: ${error.message}`, line);
+            throw error;
+        }
+    }
 }
-/** The value of an ARG default or ENV; build-args can replace the former, never the latter. */
-function propertyValue(property, source, scope, escape, fail, line, settable) {
-    const range = property.getValueRange();
-    if (range === null)
-        return null;
-    const expanded = expandToken(source.token(range), scope, escape, fail, line);
-    if (expanded.unresolved.length === 0)
-        return expanded.value;
-    const names = expanded.unresolved.map((item) => item.name).join(', ');
-    return {
-        reason: `${property.getName()} is set from ${names}, which cannot be resolved`,
-        settable,
-    };
-}
-function expandToken(raw, scope, escape, fail, line) {
-    try {
-        return expandWord(raw.text, escape, scope);
-    }
-    catch (error) {
-        if (error instanceof SubstitutionError)
-            fail(`${raw.text}: ${error.message}`, line);
-        throw error;
-    }
+/** The text of a range of an instruction's logical line. */
+function slice(instruction, range) {
+    return instruction.text.slice(range.start, range.end);
 }
 function unresolvedMessage(written, unresolved) {
     const reasons = unresolved.map((item) => item.reason).join('; ');
@@ -48504,110 +42176,6 @@ function unresolvedMessage(written, unresolved) {
         : 'declare depends-on if it names an image of this repository';
     return `${written} cannot be resolved: ${reasons}; ${hint}`;
 }
-class Source {
-    text;
-    escape;
-    lineStarts = [0];
-    constructor(text, escape) {
-        this.text = text;
-        this.escape = escape;
-        // The same line breaks as vscode-languageserver-textdocument: \r\n, \r and \n.
-        for (let i = 0; i < text.length; i++) {
-            const ch = text[i];
-            if (ch === '\r' && text[i + 1] === '\n')
-                i++;
-            if (ch === '\r' || ch === '\n')
-                this.lineStarts.push(i + 1);
-        }
-    }
-    offset(position) {
-        return (this.lineStarts[position.line] ?? this.text.length) + position.character;
-    }
-    /** Whether the text of `range` holds `word` in any case (a cheap test before parsing flags). */
-    mentions(range, word) {
-        const { start, end } = this.span(range);
-        return this.text.slice(start, end).toLowerCase().includes(word);
-    }
-    span(range) {
-        return { start: this.offset(range.start), end: this.offset(range.end) };
-    }
-    token(range) {
-        const { start, end } = this.span(range);
-        const text = [];
-        const offsets = [];
-        let i = start;
-        while (i < end) {
-            const continued = this.continuationEnd(i, end);
-            if (continued !== undefined) {
-                i = continued;
-                continue;
-            }
-            text.push(this.text[i]);
-            offsets.push(i);
-            i++;
-        }
-        return { text: text.join(''), offsets };
-    }
-    /**
-     * The rest of the logical line from `from`: continuations joined, up to the first line
-     * break that does not continue (heredoc bodies start after it).
-     */
-    line(from) {
-        let result = '';
-        let chunk = from;
-        let i = from;
-        while (i < this.text.length) {
-            const ch = this.text[i];
-            if (ch === '\r' || ch === '\n')
-                break;
-            const continued = ch === this.escape ? this.continuationEnd(i, this.text.length) : undefined;
-            if (continued === undefined) {
-                i++;
-            }
-            else {
-                result += this.text.slice(chunk, i);
-                i = chunk = continued;
-            }
-        }
-        return result + this.text.slice(chunk, i);
-    }
-    /** Where the next line of a continuation starts when one begins at `at`. */
-    continuationEnd(at, end) {
-        if (this.text[at] !== this.escape)
-            return undefined;
-        let i = at + 1;
-        while (this.text[i] === ' ' || this.text[i] === '\t')
-            i++;
-        if (this.text[i] !== '\r' && this.text[i] !== '\n')
-            return undefined;
-        i += this.text[i] === '\r' && this.text[i + 1] === '\n' ? 2 : 1;
-        // Blank and comment lines inside a continuation are not part of the instruction.
-        for (;;) {
-            const lineEnd = this.lineEndFrom(i);
-            const content = this.text.slice(i, lineEnd).trim();
-            if (lineEnd >= end || (content !== '' && !content.startsWith('#')))
-                return i;
-            i = lineEnd + (this.text[lineEnd] === '\r' && this.text[lineEnd + 1] === '\n' ? 2 : 1);
-        }
-    }
-    lineEndFrom(at) {
-        let i = at;
-        while (i < this.text.length && this.text[i] !== '\r' && this.text[i] !== '\n')
-            i++;
-        return i;
-    }
-}
-function sliceToken(token, from, to) {
-    return { text: token.text.slice(from, to), offsets: token.offsets.slice(from, to) };
-}
-/** The original-text span of a token, or of an empty token just before `fallback`. */
-function tokenSpan(token, fallback) {
-    const first = token.offsets[0];
-    const last = token.offsets[token.offsets.length - 1];
-    return first === undefined || last === undefined
-        ? { start: fallback, end: fallback }
-        : { start: first, end: last + 1 };
-}
 /** The field keys a mount is read for (lowercased, as BuildKit compares them). */
 function mountKey(key) {
     const lower = key.trim().toLowerCase();
@@ -48616,69 +42184,60 @@ function mountKey(key) {
         : undefined;
 }
 /**
- * The `from=`, `type=` and `source=`/`src=` fields of a --mount value. BuildKit reads the
- * value as one CSV record (encoding/csv), so a field may be double-quoted with `""` for a
- * quote.
+ * The `from=`, `type=` and `source=`/`src=` fields of a --mount value (`range` of the
+ * instruction's text). BuildKit reads the value as one CSV record (encoding/csv), so a
+ * field may be double-quoted with `""` for a quote.
  */
-function mountFields(value) {
+function mountFields(instruction, range) {
+    const text = instruction.text;
+    const end = range.end;
     const found = [];
-    let i = 0;
-    while (i <= value.text.length) {
+    let i = range.start;
+    while (i <= end) {
         const fieldStart = i;
-        if (value.text[i] === '"') {
-            // Quoted field: unquote it, and on a pin rewrite it whole as from=<new>.
-            const chars = [];
-            const offsets = [];
+        if (text[i] === '"' && i < end) {
+            // A quoted field: unquote it, and on a pin rewrite it whole as from=<new>.
+            let field = '';
             i++;
-            while (i < value.text.length) {
-                if (value.text[i] === '"' && value.text[i + 1] === '"') {
-                    chars.push('"');
-                    offsets.push(value.offsets[i]);
+            while (i < end) {
+                if (text[i] === '"' && text[i + 1] === '"' && i + 1 < end) {
+                    field += '"';
                     i += 2;
                 }
-                else if (value.text[i] === '"') {
+                else if (text[i] === '"') {
                     i++;
                     break;
                 }
                 else {
-                    chars.push(value.text[i]);
-                    offsets.push(value.offsets[i]);
+                    field += text[i];
                     i++;
                 }
             }
-            while (i < value.text.length && value.text[i] !== ',')
+            while (i < end && text[i] !== ',')
                 i++;
-            const field = { text: chars.join(''), offsets };
-            const eq = field.text.indexOf('=');
-            const key = eq === -1 ? undefined : mountKey(field.text.slice(0, eq));
+            const eq = field.indexOf('=');
+            const key = eq === -1 ? undefined : mountKey(field.slice(0, eq));
             if (key === 'from') {
-                const whole = tokenSpan(sliceToken(value, fieldStart, i), value.offsets[fieldStart] ?? 0);
-                found.push({
-                    key,
-                    value: sliceToken(field, eq + 1, field.text.length),
-                    span: { ...whole, prefix: `${field.text.slice(0, eq)}=` },
-                });
+                const whole = instruction.span({ start: fieldStart, end: i });
+                const prefix = `${field.slice(0, eq)}=`;
+                found.push({ key, value: field.slice(eq + 1), span: { ...whole, prefix } });
             }
             else if (key !== undefined) {
-                found.push({ key, value: sliceToken(field, eq + 1, field.text.length) });
+                found.push({ key, value: field.slice(eq + 1) });
             }
         }
         else {
-            let fieldEnd = value.text.indexOf(',', i);
-            if (fieldEnd === -1)
-                fieldEnd = value.text.length;
-            const field = value.text.slice(fieldStart, fieldEnd);
-            const eq = field.indexOf('=');
-            const key = eq === -1 ? undefined : mountKey(field.slice(0, eq));
+            let fieldEnd = text.indexOf(',', i);
+            if (fieldEnd === -1 || fieldEnd > end)
+                fieldEnd = end;
+            const eq = text.indexOf('=', fieldStart);
+            const key = eq === -1 || eq >= fieldEnd ? undefined : mountKey(text.slice(fieldStart, eq));
             if (key !== undefined) {
-                const token = sliceToken(value, fieldStart + eq + 1, fieldEnd);
-                if (key === 'from') {
-                    const after = value.offsets[fieldStart + eq] ?? 0;
-                    found.push({ key, value: token, span: { ...tokenSpan(token, after + 1), prefix: '' } });
-                }
-                else {
-                    found.push({ key, value: token });
-                }
+                const value = { start: eq + 1, end: fieldEnd };
+                const field = { key, value: text.slice(value.start, value.end) };
+                if (key === 'from')
+                    field.span = { ...instruction.span(value), prefix: '' };
+                found.push(field);
             }
             i = fieldEnd;
         }
@@ -48692,83 +42251,36 @@ function mountFields(value) {
 // means nothing from the context.
 /** The context paths a build reads, in the order first read. */
 class ContextReads {
-    /** undefined once the build may read the whole context. */
-    paths = new Set();
-    get whole() {
-        return this.paths === undefined;
-    }
+    /** Whether the build may read the whole context. */
+    whole = false;
+    paths;
     /** A path read; undefined: the whole context; null: nothing from the context. */
     read(path) {
-        if (path === undefined)
+        if (path === undefined) {
+            this.whole = true;
             this.paths = undefined;
-        else if (path !== null)
-            this.paths?.add(path);
+        }
+        else if (path !== null && !this.whole) {
+            (this.paths ??= new Set()).add(path);
+        }
     }
     list() {
-        return this.paths === undefined ? undefined : [...this.paths];
+        if (this.whole)
+            return undefined;
+        return this.paths === undefined ? [] : [...this.paths];
     }
-}
-const BLANKS = /[ \t\v\f]+/;
-function isBlank(ch) {
-    return ch === ' ' || ch === '\t' || ch === '\v' || ch === '\f';
-}
-/**
- * Splits the arguments of COPY or ADD (the logical line after the keyword) the way BuildKit
- * does: leading words starting with `--` are flags (a bare `--` ends them, quotes keep
- * blanks inside a flag), the rest is a JSON array of strings or else words split at blanks.
- */
-function copyArguments(line) {
-    let from = false;
-    let i = 0;
-    for (;;) {
-        while (isBlank(line[i]))
-            i++;
-        if (line[i] !== '-' || line[i + 1] !== '-')
-            break;
-        const start = i;
-        let quote;
-        while (i < line.length && (quote !== undefined || !isBlank(line[i]))) {
-            const ch = line[i];
-            if (quote === undefined && (ch === '"' || ch === "'"))
-                quote = ch;
-            else if (ch === quote)
-                quote = undefined;
-            i++;
-        }
-        const flag = line.slice(start + 2, i);
-        if (flag === '')
-            break;
-        if (flag === 'from' || flag.startsWith('from='))
-            from = true;
-    }
-    const rest = line.slice(i).trim();
-    if (rest.startsWith('[')) {
-        const json = parseJsonStrings(rest);
-        if (json !== undefined)
-            return { from, sources: json.slice(0, -1), json: true };
-    }
-    return { from, sources: rest === '' ? [] : rest.split(BLANKS).slice(0, -1), json: false };
-}
-function parseJsonStrings(text) {
-    let parsed;
-    try {
-        parsed = JSON.parse(text);
-    }
-    catch {
-        return undefined;
-    }
-    return Array.isArray(parsed) && parsed.every((item) => typeof item === 'string')
-        ? parsed
-        : undefined;
 }
 // BuildKit's heredoc word: `<<EOF`, `<<-EOF`, `<<"EOF"`, with an optional file descriptor.
 const HEREDOC = /^[0-9]*<<-?[^<]+$/;
 // ADD reads URLs (http, https, git, ssh…) and scp-like git remotes (`git@host:repo.git`)
 // from the network. A bare `repo.git` is a path in the context, as BuildKit reads it.
 const REMOTE = /^(?:[A-Za-z][A-Za-z0-9+.-]*:\/\/|[A-Za-z0-9_.-]+@[A-Za-z0-9_.-]+:)/;
-/** The context path a COPY/ADD source reads; null for a heredoc or a remote ADD source. */
-function copySource(word, json, add, scope, escape) {
-    if (!json && HEREDOC.test(word))
+/**
+ * The context path a COPY/ADD source reads; null for a heredoc (when the instruction opens
+ * any) or a remote ADD source.
+ */
+function copySource(word, heredocs, add, scope, escape) {
+    if (heredocs && HEREDOC.test(word))
         return null;
     const value = expandPath(word, scope, escape);
     if (value === undefined)
@@ -48785,10 +42297,11 @@ function mountSource(fields, scope, escape) {
     let type = 'bind';
     let from = false;
     let source;
-    for (const field of fields) {
+    for (let i = 0; i < fields.length; i++) {
+        const field = fields[i];
         if (field.key === 'type') {
             // A type that cannot be resolved might be bind.
-            type = expandPath(field.value.text, scope, escape)?.toLowerCase();
+            type = expandPath(field.value, scope, escape)?.toLowerCase();
         }
         else if (field.key === 'from') {
             from = true;
@@ -48801,7 +42314,7 @@ function mountSource(fields, scope, escape) {
         return null;
     if (source === undefined)
         return undefined;
-    const value = expandPath(source.text, scope, escape);
+    const value = expandPath(source, scope, escape);
     return value === undefined ? undefined : contextPath(value, escape);
 }
 const NEEDS_LEXING = /[$'"]/;
@@ -48844,7 +42357,12 @@ function contextPath(value, escape) {
 }
 class SubstitutionError extends Error {
 }
+const NO_UNRESOLVED = Object.freeze([]);
 function expandWord(word, escape, scope) {
+    // Most words hold nothing to expand.
+    if (!NEEDS_LEXING.test(word) && !word.includes(escape)) {
+        return { value: word, unresolved: NO_UNRESOLVED };
+    }
     const lexer = new Lexer(word, escape, scope);
     const value = lexer.processUntil(undefined);
     return { value, unresolved: lexer.unresolved };
@@ -54555,7 +48073,7 @@ function hostFor(env) {
     // On GitHub the CLI is a plain program in a `run:` step: plain lines read best there too.
     return new LocalHost();
 }
-async function cli_main(argv, env = process.env) {
+async function main(argv, env = process.env) {
     const host = hostFor(env);
     try {
         const settings = await settingsFromArgv(argv);

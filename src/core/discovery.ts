@@ -73,6 +73,32 @@ function compilePattern(pattern: DiscoveryPattern): CompiledPattern {
 }
 
 /**
+ * A cheap first test of a path's file name: every pattern's last segment has a literal part
+ * (`Dockerfile`, `project.toml`) that the name must contain. Most files of a large
+ * repository fail it without meeting a regular expression.
+ */
+function fileNameHint(patterns: readonly CompiledPattern[]): (name: string) => boolean {
+  const literals = patterns.map((compiled) => {
+    const last = compiled.pattern.pattern.slice(compiled.pattern.pattern.lastIndexOf('/') + 1);
+    return last
+      .split(/\*|\{name\}/)
+      .reduce((longest, part) => (part.length > longest.length ? part : longest), '');
+  });
+  if (literals.includes('')) return () => true;
+  // `Dockerfile.` contains `Dockerfile`: testing the shorter one covers both.
+  const needed = [...new Set(literals)]
+    .sort((a, b) => a.length - b.length)
+    .filter(
+      (literal, index, sorted) =>
+        !sorted.slice(0, index).some((shorter) => literal.includes(shorter)),
+    );
+  return (path) => {
+    const nameStart = path.lastIndexOf('/') + 1;
+    return needed.some((literal) => path.includes(literal, nameStart));
+  };
+}
+
+/**
  * Image names come from folder and file names, which may hold characters a repository name
  * cannot: lowercase them and turn each run of other characters into one `-`.
  */
@@ -86,16 +112,14 @@ export function imageNameFrom(raw: string): string {
 /** Finds images in a repository listing by the discovery conventions, first matching pattern first. */
 export function findImages(files: readonly string[], config: Config): FoundImage[] {
   const patterns = config.discovery.map(compilePattern);
-  // One test of the file name against every pattern's last segment at once: most files of
-  // a large repository are rejected here without touching the patterns one by one.
-  const anyLast = new RegExp(patterns.map((compiled) => `(?:${compiled.last.source})`).join('|'));
+  const mayMatch = fileNameHint(patterns);
   const isExcluded = picomatch([...ALWAYS_EXCLUDED, ...config.exclude], { dot: true });
   const byName = new Map<string, FoundImage>();
   const found: FoundImage[] = [];
 
   for (const file of files) {
+    if (!mayMatch(file)) continue;
     const name = basename(file);
-    if (!anyLast.test(name)) continue;
     for (const compiled of patterns) {
       if (!compiled.last.test(name)) continue;
       const match = compiled.full.exec(file);

@@ -1,21 +1,18 @@
 // Reads a Dockerfile the way BuildKit does for the parts that matter to the image graph:
 // which images each stage starts FROM, which images COPY --from and RUN --mount=from read,
-// and which paths of the build context COPY, ADD and RUN --mount bind in. dockerfile-ast does the parsing (line continuations, the escape directive, comments,
-// heredocs); variable expansion follows BuildKit's shell lexer
-// (https://github.com/moby/buildkit/blob/master/frontend/dockerfile/shell/lex.go) because
-// the library leaves expansion to its caller.
+// and which paths of the build context COPY, ADD and RUN --mount bind in. The lexer
+// (./dockerfile-lexer.ts) splits the text into instructions as BuildKit's parser does (line
+// continuations, directives, comments, heredocs) and reads their flags and words; variable
+// expansion follows BuildKit's shell lexer
+// (https://github.com/moby/buildkit/blob/master/frontend/dockerfile/shell/lex.go).
 
 import {
-  Add,
-  Arg,
-  Copy,
-  DockerfileParser,
-  Env,
-  From,
-  type Flag,
+  type Instruction,
+  LexError,
+  lexDockerfile,
   type Property,
-  Run,
-} from 'dockerfile-ast';
+  type Range,
+} from './dockerfile-lexer.js';
 import { DockerfileError, NameError } from './errors.js';
 import { parseReference } from './reference.js';
 import type { DockerfileInfo, DockerfileStage, ImageUse, ImageUseKind } from './types.js';
@@ -117,78 +114,302 @@ interface Scope {
   undeclared(name: string): string;
 }
 
-type Fail = (message: string, line?: number) => never;
+/** The ARGs before the first FROM, and the platform ARGs the builder sets. */
+class GlobalScope implements Scope {
+  private values: Map<string, Binding> | undefined;
 
-interface StageScope {
-  args: Map<string, Binding>;
-  env: Map<string, Binding>;
+  constructor(private readonly buildArgs: Record<string, string>) {}
+
+  set(name: string, value: Binding): void {
+    (this.values ??= new Map()).set(name, value);
+  }
+
+  lookup(name: string): Binding | undefined {
+    const value = this.values?.get(name);
+    if (value !== undefined || this.values?.has(name)) return value;
+    const platform = PLATFORM_BINDINGS.get(name);
+    return platform === undefined ? undefined : (this.buildArgs[name] ?? platform);
+  }
+
+  undeclared(name: string): string {
+    return `${name} is not declared by an ARG before the first FROM`;
+  }
 }
+
+/**
+ * The ARGs of a stage and its ENVs: those of the stage it is built FROM (finished by then,
+ * so shared until this stage sets one), then its own. Maps are made on the first entry.
+ */
+class StageScope implements Scope {
+  private args: Map<string, Binding> | undefined;
+  private ownEnv = false;
+
+  constructor(private env: Map<string, Binding> | undefined) {}
+
+  /** The ENVs at the end of the stage, for the stages built FROM it. */
+  envs(): Map<string, Binding> | undefined {
+    return this.env;
+  }
+
+  setArg(name: string, value: Binding): void {
+    (this.args ??= new Map()).set(name, value);
+  }
+
+  setEnv(name: string, value: Binding): void {
+    if (!this.ownEnv) {
+      this.env = new Map(this.env);
+      this.ownEnv = true;
+    }
+    this.env!.set(name, value);
+  }
+
+  lookup(name: string): Binding | undefined {
+    const env = this.env;
+    return env !== undefined && env.has(name) ? env.get(name) : this.args?.get(name);
+  }
+
+  undeclared(name: string): string {
+    return `${name} is not declared by an ARG in this stage`;
+  }
+}
+
+const PLATFORM_BINDINGS: ReadonlyMap<string, Unknown> = new Map(
+  PLATFORM_ARGS.map((name) => [
+    name,
+    { reason: `${name} is set per target platform`, settable: false },
+  ]),
+);
 
 function scan(
   text: string,
   file: string,
   buildArgs: Record<string, string>,
 ): { info: DockerfileInfo; spans: UseSpan[] } {
-  const dockerfile = DockerfileParser.parse(text);
-  const escape = dockerfile.getEscapeCharacter();
-  const source = new Source(text, escape);
-  const fail: Fail = (message, line) => {
-    throw new DockerfileError(message, line === undefined ? { file } : { file, line });
+  const scanner = new Scanner(file, buildArgs);
+  try {
+    scanner.scan(text);
+  } catch (error) {
+    if (error instanceof LexError) scanner.fail(error.message, error.line);
+    throw error;
+  }
+  const info: DockerfileInfo = {
+    stages: scanner.stages,
+    uses: scanner.uses,
+    warnings: scanner.warnings,
   };
+  const contextSources = scanner.context.list();
+  if (contextSources !== undefined) info.contextSources = contextSources;
+  return { info, spans: scanner.spans };
+}
 
-  const instructions = dockerfile.getInstructions();
-  if (!instructions.some((instruction) => instruction instanceof From)) {
-    fail('no FROM instruction: a Dockerfile must start a stage with FROM <image>');
+/** The state of one scan: stages so far, variables in scope, what was found. */
+class Scanner {
+  readonly stages: DockerfileStage[] = [];
+  readonly uses: ImageUse[] = [];
+  readonly spans: UseSpan[] = [];
+  readonly warnings: DockerfileInfo['warnings'] = [];
+  readonly context = new ContextReads();
+  private readonly global: GlobalScope;
+  /** The scope of each stage, for the ENVs of the stages built FROM it. */
+  private readonly stageScopes: StageScope[] = [];
+  private stage: StageScope | undefined;
+  private escape = '\\';
+  /** Every stage name: COPY --from and --mount from= may name a later stage too. */
+  private allStageNames: Set<string> | undefined;
+
+  constructor(
+    private readonly file: string,
+    private readonly buildArgs: Record<string, string>,
+  ) {
+    this.global = new GlobalScope(buildArgs);
   }
 
-  // COPY --from and --mount from= may name any stage of the file, even a later one
-  // (BuildKit indexes every stage before it resolves them); FROM only an earlier one.
-  const allStageNames = new Set<string>();
-  for (const instruction of instructions) {
-    if (instruction instanceof From) {
-      const name = instruction.getArguments()[2]?.getValue().toLowerCase();
-      if (name !== undefined) allStageNames.add(name);
+  fail(message: string, line?: number): never {
+    const file = this.file;
+    throw new DockerfileError(message, line === undefined ? { file } : { file, line });
+  }
+
+  scan(text: string): void {
+    const { escape, instructions } = lexDockerfile(text);
+    this.escape = escape;
+    let from = false;
+    // BuildKit indexes every stage before it resolves COPY --from and --mount from=.
+    for (let i = 0; i < instructions.length; i++) {
+      const instruction = instructions[i]!;
+      if (instruction.keyword !== 'FROM') continue;
+      from = true;
+      const name = instruction.words()[2];
+      if (name === undefined) continue;
+      (this.allStageNames ??= new Set()).add(slice(instruction, name).toLowerCase());
+    }
+    if (!from) this.fail('no FROM instruction: a Dockerfile must start a stage with FROM <image>');
+
+    for (let i = 0; i < instructions.length; i++) {
+      const instruction = instructions[i]!;
+      const keyword = instruction.keyword;
+      if (keyword === 'FROM') {
+        this.from(instruction);
+      } else if (this.stage === undefined) {
+        if (keyword !== 'ARG') {
+          this.fail(
+            `${keyword} before the first FROM: only ARG may come before FROM`,
+            instruction.line,
+          );
+        }
+        this.globalArg(instruction);
+      } else if (keyword === 'ARG') {
+        this.stageArg(instruction, this.stage);
+      } else if (keyword === 'ENV') {
+        const properties = instruction.properties();
+        for (let p = 0; p < properties.length; p++) {
+          const property = properties[p]!;
+          const value = this.propertyValue(instruction, property, this.stage, false);
+          this.stage.setEnv(property.name, value);
+        }
+      } else if (keyword === 'COPY' || keyword === 'ADD') {
+        this.copy(instruction, this.stage);
+      } else if (keyword === 'RUN') {
+        this.run(instruction, this.stage);
+      }
     }
   }
 
-  const global = new Map<string, Binding>();
-  for (const name of PLATFORM_ARGS) {
-    global.set(
-      name,
-      buildArgs[name] ?? { reason: `${name} is set per target platform`, settable: false },
-    );
+  private from(instruction: Instruction): void {
+    const line = instruction.line;
+    const words = instruction.words();
+    const image = words[0];
+    if (image === undefined) this.fail('FROM needs an image', line);
+    if (words.length !== 1 && words.length !== 3) {
+      this.fail('FROM takes an image and optionally AS <name>', line);
+    }
+    const as = words[1] && slice(instruction, words[1]);
+    if (as !== undefined && as.toUpperCase() !== 'AS') {
+      this.fail(`FROM expects AS before the stage name, not "${as}"`, line);
+    }
+    const name = words[2] && slice(instruction, words[2]).toLowerCase();
+    if (name !== undefined && !STAGE_NAME.test(name)) {
+      this.fail(`stage name "${name}" must start with a letter and hold only a-z 0-9 . _ -`, line);
+    }
+
+    const written = slice(instruction, image);
+    const expanded = this.expand(written, this.global, line);
+    const resolved = expanded.unresolved.length === 0;
+    const base = resolved ? expanded.value : written;
+    const lower = base.toLowerCase();
+    let parent = -1;
+    for (let i = 0; resolved && parent === -1 && i < this.stages.length; i++) {
+      if (this.stages[i]!.name === lower) parent = i;
+    }
+
+    this.stages.push(name === undefined ? { base, line } : { name, base, line });
+    this.stage = new StageScope(this.stageScopes[parent]?.envs());
+    this.stageScopes.push(this.stage);
+
+    if (parent === -1 && lower !== 'scratch') {
+      this.addUse('from', 'FROM ', written, expanded, line, instruction.span(image));
+    }
   }
-  const globalScope: Scope = {
-    lookup: (name) => global.get(name),
-    undeclared: (name) => `${name} is not declared by an ARG before the first FROM`,
-  };
 
-  const stages: DockerfileStage[] = [];
-  const stageEnvs: Array<Map<string, Binding>> = [];
-  const uses: ImageUse[] = [];
-  const spans: UseSpan[] = [];
-  const warnings: DockerfileInfo['warnings'] = [];
-  const context = new ContextReads();
-  let stage: StageScope | undefined;
+  private globalArg(instruction: Instruction): void {
+    const properties = instruction.properties();
+    for (let i = 0; i < properties.length; i++) {
+      const property = properties[i]!;
+      const name = property.name;
+      const value =
+        this.buildArgs[name] ?? this.propertyValue(instruction, property, this.global, true);
+      // A bare `ARG TARGETARCH` only makes explicit what the builder already sets.
+      if (value !== null || !PLATFORM_BINDINGS.has(name)) this.global.set(name, value);
+    }
+  }
 
-  const stageScope = (current: StageScope): Scope => ({
-    lookup: (name) => (current.env.has(name) ? current.env.get(name) : current.args.get(name)),
-    undeclared: (name) => `${name} is not declared by an ARG in this stage`,
-  });
+  private stageArg(instruction: Instruction, stage: StageScope): void {
+    const properties = instruction.properties();
+    for (let i = 0; i < properties.length; i++) {
+      const property = properties[i]!;
+      const name = property.name;
+      // A bare ARG in a stage takes the global value; build-args override any default.
+      const value =
+        this.buildArgs[name] ??
+        (property.value === undefined
+          ? (this.global.lookup(name) ?? null)
+          : this.propertyValue(instruction, property, stage, true));
+      stage.setArg(name, value);
+    }
+  }
 
-  const addUse = (
+  private copy(instruction: Instruction, stage: StageScope): void {
+    let from = false;
+    const flags = instruction.flags();
+    for (let i = 0; i < flags.length; i++) {
+      const flag = flags[i]!;
+      if (flag.name !== 'from') continue;
+      from = true;
+      if (instruction.keyword !== 'COPY') continue;
+      if (flag.value === undefined) this.fail('COPY --from needs a value', instruction.line);
+      const written = slice(instruction, flag.value);
+      if (this.isStageReference(written, stage)) continue;
+      const span = instruction.span(flag.value);
+      const expanded = this.expand(written, stage, instruction.line);
+      this.addUse('copy-from', 'COPY --from=', written, expanded, instruction.line, span);
+    }
+    if (from || this.context.whole) return;
+    // The sources: a JSON array of strings, or else words split at blanks; the last one
+    // is the destination.
+    const add = instruction.keyword === 'ADD';
+    const json = instruction.json();
+    if (json !== undefined) {
+      for (let i = 0; i < json.length - 1; i++) {
+        this.context.read(copySource(json[i]!, false, add, stage, this.escape));
+      }
+      return;
+    }
+    // The lexer found the heredocs (none in JSON form); a source word may open one.
+    const heredocs = instruction.heredocs.length > 0;
+    const words = instruction.words();
+    for (let i = 0; i < words.length - 1; i++) {
+      const word = slice(instruction, words[i]!);
+      this.context.read(copySource(word, heredocs, add, stage, this.escape));
+    }
+  }
+
+  private run(instruction: Instruction, stage: StageScope): void {
+    const flags = instruction.flags();
+    for (let i = 0; i < flags.length; i++) {
+      const flag = flags[i]!;
+      if (flag.name !== 'mount' || flag.value === undefined) continue;
+      const fields = mountFields(instruction, flag.value);
+      for (let f = 0; f < fields.length; f++) {
+        const field = fields[f]!;
+        if (field.span === undefined) continue;
+        const written = field.value;
+        if (this.isStageReference(written, stage)) continue;
+        const expanded = this.expand(written, stage, instruction.line);
+        this.addUse(
+          'mount-from',
+          'RUN --mount from=',
+          written,
+          expanded,
+          instruction.line,
+          field.span,
+        );
+      }
+      if (!this.context.whole) this.context.read(mountSource(fields, stage, this.escape));
+    }
+  }
+
+  /** Records an image use, or a warning when its reference cannot be resolved. */
+  private addUse(
     kind: ImageUseKind,
     label: string,
-    raw: Token,
-    scope: Scope,
+    written: string,
+    expanded: Expansion,
     line: number,
-    span: { start: number; end: number; prefix: string },
-  ): void => {
-    const expanded = expandToken(raw, scope, escape, fail, line);
+    span: { start: number; end: number; prefix?: string },
+  ): void {
     if (expanded.unresolved.length > 0) {
-      warnings.push({
+      this.warnings.push({
         line,
-        message: unresolvedMessage(`${label}${raw.text}`, expanded.unresolved),
+        message: unresolvedMessage(`${label}${written}`, expanded.unresolved),
       });
       return;
     }
@@ -196,194 +417,65 @@ function scan(
     try {
       reference = parseReference(expanded.value);
     } catch (error) {
-      if (error instanceof NameError) fail(`${label}${raw.text}: ${error.message}`, line);
+      if (error instanceof NameError) this.fail(`${label}${written}: ${error.message}`, line);
       throw error;
     }
     const use: ImageUse = { kind, text: expanded.value, reference, line };
-    uses.push(use);
-    spans.push({ use, ...span });
-  };
-
-  for (const instruction of instructions) {
-    const line = instruction.getRange().start.line + 1;
-    const keyword = instruction.getKeyword();
-
-    if (instruction instanceof From) {
-      const args = instruction.getArguments();
-      const imageRange = instruction.getImageRange();
-      if (imageRange === null) fail('FROM needs an image', line);
-      if (args.length !== 1 && args.length !== 3) {
-        fail('FROM takes an image and optionally AS <name>', line);
-      }
-      if (args.length === 3 && args[1]?.getValue().toUpperCase() !== 'AS') {
-        fail(`FROM expects AS before the stage name, not "${args[1]?.getValue()}"`, line);
-      }
-      const name = args[2]?.getValue().toLowerCase();
-      if (name !== undefined && !STAGE_NAME.test(name)) {
-        fail(`stage name "${name}" must start with a letter and hold only a-z 0-9 . _ -`, line);
-      }
-
-      const raw = source.token(imageRange);
-      const expanded = expandToken(raw, globalScope, escape, fail, line);
-      const resolved = expanded.unresolved.length === 0;
-      const base = resolved ? expanded.value : raw.text;
-      const parentIndex = resolved
-        ? stages.findIndex((earlier) => earlier.name === base.toLowerCase())
-        : -1;
-
-      stages.push(name === undefined ? { base, line } : { name, base, line });
-      const env = new Map<string, Binding>(stageEnvs[parentIndex] ?? []);
-      stageEnvs.push(env);
-      stage = { args: new Map(), env };
-
-      if (parentIndex === -1 && base.toLowerCase() !== 'scratch') {
-        addUse('from', 'FROM ', raw, globalScope, line, { ...source.span(imageRange), prefix: '' });
-      }
-      continue;
-    }
-
-    if (stage === undefined) {
-      if (!(instruction instanceof Arg)) {
-        fail(`${keyword} before the first FROM: only ARG may come before FROM`, line);
-      }
-      for (const property of instruction.getProperties()) {
-        const name = property.getName();
-        const value =
-          buildArgs[name] ?? propertyValue(property, source, globalScope, escape, fail, line, true);
-        // A bare `ARG TARGETARCH` only makes explicit what the builder already sets.
-        if (value !== null || !PLATFORM_ARGS.includes(name)) global.set(name, value);
-      }
-      continue;
-    }
-
-    const scope = stageScope(stage);
-    if (instruction instanceof Arg) {
-      for (const property of instruction.getProperties()) {
-        const name = property.getName();
-        // A bare ARG in a stage takes the global value; build-args override any default.
-        const value =
-          buildArgs[name] ??
-          (property.getValueRange() === null
-            ? (global.get(name) ?? null)
-            : propertyValue(property, source, scope, escape, fail, line, true));
-        stage.args.set(name, value);
-      }
-    } else if (instruction instanceof Env) {
-      for (const property of instruction.getProperties()) {
-        stage.env.set(
-          property.getName(),
-          propertyValue(property, source, scope, escape, fail, line, false),
-        );
-      }
-    } else if (instruction instanceof Copy || instruction instanceof Add) {
-      if (!context.whole) {
-        // Read from the text, not through getArguments(): no re-lexing, and heredoc bodies
-        // (which dockerfile-ast counts as arguments) end the line.
-        const words = copyArguments(
-          source.line(source.offset(instruction.getInstructionRange().end)),
-        );
-        const add = instruction instanceof Add;
-        if (!words.from) {
-          for (const word of words.sources)
-            context.read(copySource(word, words.json, add, scope, escape));
-        }
-      }
-      // dockerfile-ast re-reads every argument to find flags: skip that for the many
-      // instructions that cannot hold the flag we look for.
-      if (!(instruction instanceof Copy) || !source.mentions(instruction.getRange(), 'from')) {
-        continue;
-      }
-      for (const flag of flagsNamed(instruction.getFlags(), 'from')) {
-        const range = flag.getValueRange();
-        if (range === null) fail('COPY --from needs a value', line);
-        const raw = source.token(range);
-        if (isStageReference(raw, scope, escape, allStageNames)) continue;
-        addUse('copy-from', 'COPY --from=', raw, scope, line, {
-          ...source.span(range),
-          prefix: '',
-        });
-      }
-    } else if (instruction instanceof Run) {
-      if (!source.mentions(instruction.getRange(), 'mount')) continue;
-      for (const flag of flagsNamed(instruction.getFlags(), 'mount')) {
-        const range = flag.getValueRange();
-        if (range === null) continue;
-        const fields = mountFields(source.token(range));
-        for (const field of fields) {
-          if (field.span === undefined) continue;
-          if (isStageReference(field.value, scope, escape, allStageNames)) continue;
-          addUse('mount-from', 'RUN --mount from=', field.value, scope, line, field.span);
-        }
-        if (!context.whole) context.read(mountSource(fields, scope, escape));
-      }
-    }
+    this.uses.push(use);
+    this.spans.push({ use, start: span.start, end: span.end, prefix: span.prefix ?? '' });
   }
 
-  const info: DockerfileInfo = { stages, uses, warnings };
-  const contextSources = context.list();
-  if (contextSources !== undefined) info.contextSources = contextSources;
-  return { info, spans };
-}
-
-function flagsNamed(flags: Flag[], name: string): Flag[] {
-  return flags.filter((flag) => flag.getName() === name);
-}
-
-/** A stage name (case-insensitive) or a numeric stage index, as COPY --from accepts. */
-function isStageReference(
-  raw: Token,
-  scope: Scope,
-  escape: string,
-  stageNames: ReadonlySet<string>,
-): boolean {
-  let value: string;
-  try {
-    const expanded = expandWord(raw.text, escape, scope);
-    if (expanded.unresolved.length > 0) return false;
-    value = expanded.value;
-  } catch {
-    return false;
+  /** A stage name (case-insensitive) or a numeric stage index, as COPY --from accepts. */
+  private isStageReference(written: string, scope: Scope): boolean {
+    let value: string;
+    try {
+      const expanded = expandWord(written, this.escape, scope);
+      if (expanded.unresolved.length > 0) return false;
+      value = expanded.value;
+    } catch {
+      return false;
+    }
+    return (
+      /^[0-9]+$/.test(value) ||
+      value === 'scratch' ||
+      this.allStageNames?.has(value.toLowerCase()) === true
+    );
   }
-  return /^[0-9]+$/.test(value) || stageNames.has(value.toLowerCase()) || value === 'scratch';
-}
 
-/** The value of an ARG default or ENV; build-args can replace the former, never the latter. */
-function propertyValue(
-  property: Property,
-  source: Source,
-  scope: Scope,
-  escape: string,
-  fail: Fail,
-  line: number,
-  settable: boolean,
-): Binding {
-  const range = property.getValueRange();
-  if (range === null) return null;
-  const expanded = expandToken(source.token(range), scope, escape, fail, line);
-  if (expanded.unresolved.length === 0) return expanded.value;
-  const names = expanded.unresolved.map((item) => item.name).join(', ');
-  return {
-    reason: `${property.getName()} is set from ${names}, which cannot be resolved`,
-    settable,
-  };
-}
+  /** The value of an ARG default or ENV; build-args can replace the former, never the latter. */
+  private propertyValue(
+    instruction: Instruction,
+    property: Property,
+    scope: Scope,
+    settable: boolean,
+  ): Binding {
+    if (property.value === undefined) return null;
+    const written = slice(instruction, property.value);
+    const expanded = this.expand(written, scope, instruction.line);
+    if (expanded.unresolved.length === 0) return expanded.value;
+    const names = expanded.unresolved.map((item) => item.name).join(', ');
+    return {
+      reason: `${property.name} is set from ${names}, which cannot be resolved`,
+      settable,
+    };
+  }
 
-function expandToken(
-  raw: Token,
-  scope: Scope,
-  escape: string,
-  fail: Fail,
-  line: number,
-): Expansion {
-  try {
-    return expandWord(raw.text, escape, scope);
-  } catch (error) {
-    if (error instanceof SubstitutionError) fail(`${raw.text}: ${error.message}`, line);
-    throw error;
+  private expand(written: string, scope: Scope, line: number): Expansion {
+    try {
+      return expandWord(written, this.escape, scope);
+    } catch (error) {
+      if (error instanceof SubstitutionError) this.fail(`${written}: ${error.message}`, line);
+      throw error;
+    }
   }
 }
 
-function unresolvedMessage(written: string, unresolved: Unresolved[]): string {
+/** The text of a range of an instruction's logical line. */
+function slice(instruction: Instruction, range: Range): string {
+  return instruction.text.slice(range.start, range.end);
+}
+
+function unresolvedMessage(written: string, unresolved: readonly Unresolved[]): string {
   const reasons = unresolved.map((item) => item.reason).join('; ');
   const settable = unresolved.find((item) => item.settable);
   const hint = settable
@@ -393,131 +485,12 @@ function unresolvedMessage(written: string, unresolved: Unresolved[]): string {
 }
 
 // ---------------------------------------------------------------------------------------
-// Source text: dockerfile-ast gives line/character ranges; pins need offsets, and the
-// token text needs its line continuations removed (BuildKit joins continued lines and
-// drops the comment and blank lines between them before it lexes a word).
-
-interface Position {
-  line: number;
-  character: number;
-}
-
-interface Token {
-  /** The token with continuations removed, still unexpanded. */
-  text: string;
-  /** Offset in the original text of each character of `text`. */
-  offsets: number[];
-}
-
-class Source {
-  private readonly lineStarts: number[] = [0];
-
-  constructor(
-    private readonly text: string,
-    private readonly escape: string,
-  ) {
-    // The same line breaks as vscode-languageserver-textdocument: \r\n, \r and \n.
-    for (let i = 0; i < text.length; i++) {
-      const ch = text[i];
-      if (ch === '\r' && text[i + 1] === '\n') i++;
-      if (ch === '\r' || ch === '\n') this.lineStarts.push(i + 1);
-    }
-  }
-
-  offset(position: Position): number {
-    return (this.lineStarts[position.line] ?? this.text.length) + position.character;
-  }
-
-  /** Whether the text of `range` holds `word` in any case (a cheap test before parsing flags). */
-  mentions(range: { start: Position; end: Position }, word: string): boolean {
-    const { start, end } = this.span(range);
-    return this.text.slice(start, end).toLowerCase().includes(word);
-  }
-
-  span(range: { start: Position; end: Position }): { start: number; end: number } {
-    return { start: this.offset(range.start), end: this.offset(range.end) };
-  }
-
-  token(range: { start: Position; end: Position }): Token {
-    const { start, end } = this.span(range);
-    const text: string[] = [];
-    const offsets: number[] = [];
-    let i = start;
-    while (i < end) {
-      const continued = this.continuationEnd(i, end);
-      if (continued !== undefined) {
-        i = continued;
-        continue;
-      }
-      text.push(this.text[i]!);
-      offsets.push(i);
-      i++;
-    }
-    return { text: text.join(''), offsets };
-  }
-
-  /**
-   * The rest of the logical line from `from`: continuations joined, up to the first line
-   * break that does not continue (heredoc bodies start after it).
-   */
-  line(from: number): string {
-    let result = '';
-    let chunk = from;
-    let i = from;
-    while (i < this.text.length) {
-      const ch = this.text[i];
-      if (ch === '\r' || ch === '\n') break;
-      const continued = ch === this.escape ? this.continuationEnd(i, this.text.length) : undefined;
-      if (continued === undefined) {
-        i++;
-      } else {
-        result += this.text.slice(chunk, i);
-        i = chunk = continued;
-      }
-    }
-    return result + this.text.slice(chunk, i);
-  }
-
-  /** Where the next line of a continuation starts when one begins at `at`. */
-  private continuationEnd(at: number, end: number): number | undefined {
-    if (this.text[at] !== this.escape) return undefined;
-    let i = at + 1;
-    while (this.text[i] === ' ' || this.text[i] === '\t') i++;
-    if (this.text[i] !== '\r' && this.text[i] !== '\n') return undefined;
-    i += this.text[i] === '\r' && this.text[i + 1] === '\n' ? 2 : 1;
-    // Blank and comment lines inside a continuation are not part of the instruction.
-    for (;;) {
-      const lineEnd = this.lineEndFrom(i);
-      const content = this.text.slice(i, lineEnd).trim();
-      if (lineEnd >= end || (content !== '' && !content.startsWith('#'))) return i;
-      i = lineEnd + (this.text[lineEnd] === '\r' && this.text[lineEnd + 1] === '\n' ? 2 : 1);
-    }
-  }
-
-  private lineEndFrom(at: number): number {
-    let i = at;
-    while (i < this.text.length && this.text[i] !== '\r' && this.text[i] !== '\n') i++;
-    return i;
-  }
-}
-
-function sliceToken(token: Token, from: number, to: number): Token {
-  return { text: token.text.slice(from, to), offsets: token.offsets.slice(from, to) };
-}
-
-/** The original-text span of a token, or of an empty token just before `fallback`. */
-function tokenSpan(token: Token, fallback: number): { start: number; end: number } {
-  const first = token.offsets[0];
-  const last = token.offsets[token.offsets.length - 1];
-  return first === undefined || last === undefined
-    ? { start: fallback, end: fallback }
-    : { start: first, end: last + 1 };
-}
+// RUN --mount
 
 interface MountField {
   key: MountKey;
   /** Unquoted, still unexpanded. */
-  value: Token;
+  value: string;
   /** What a pin of the field replaces (from= fields only). */
   span?: { start: number; end: number; prefix: string };
 }
@@ -533,62 +506,53 @@ function mountKey(key: string): MountKey | undefined {
 }
 
 /**
- * The `from=`, `type=` and `source=`/`src=` fields of a --mount value. BuildKit reads the
- * value as one CSV record (encoding/csv), so a field may be double-quoted with `""` for a
- * quote.
+ * The `from=`, `type=` and `source=`/`src=` fields of a --mount value (`range` of the
+ * instruction's text). BuildKit reads the value as one CSV record (encoding/csv), so a
+ * field may be double-quoted with `""` for a quote.
  */
-function mountFields(value: Token): MountField[] {
+function mountFields(instruction: Instruction, range: Range): MountField[] {
+  const text = instruction.text;
+  const end = range.end;
   const found: MountField[] = [];
-  let i = 0;
-  while (i <= value.text.length) {
+  let i = range.start;
+  while (i <= end) {
     const fieldStart = i;
-    if (value.text[i] === '"') {
-      // Quoted field: unquote it, and on a pin rewrite it whole as from=<new>.
-      const chars: string[] = [];
-      const offsets: number[] = [];
+    if (text[i] === '"' && i < end) {
+      // A quoted field: unquote it, and on a pin rewrite it whole as from=<new>.
+      let field = '';
       i++;
-      while (i < value.text.length) {
-        if (value.text[i] === '"' && value.text[i + 1] === '"') {
-          chars.push('"');
-          offsets.push(value.offsets[i]!);
+      while (i < end) {
+        if (text[i] === '"' && text[i + 1] === '"' && i + 1 < end) {
+          field += '"';
           i += 2;
-        } else if (value.text[i] === '"') {
+        } else if (text[i] === '"') {
           i++;
           break;
         } else {
-          chars.push(value.text[i]!);
-          offsets.push(value.offsets[i]!);
+          field += text[i];
           i++;
         }
       }
-      while (i < value.text.length && value.text[i] !== ',') i++;
-      const field: Token = { text: chars.join(''), offsets };
-      const eq = field.text.indexOf('=');
-      const key = eq === -1 ? undefined : mountKey(field.text.slice(0, eq));
-      if (key === 'from') {
-        const whole = tokenSpan(sliceToken(value, fieldStart, i), value.offsets[fieldStart] ?? 0);
-        found.push({
-          key,
-          value: sliceToken(field, eq + 1, field.text.length),
-          span: { ...whole, prefix: `${field.text.slice(0, eq)}=` },
-        });
-      } else if (key !== undefined) {
-        found.push({ key, value: sliceToken(field, eq + 1, field.text.length) });
-      }
-    } else {
-      let fieldEnd = value.text.indexOf(',', i);
-      if (fieldEnd === -1) fieldEnd = value.text.length;
-      const field = value.text.slice(fieldStart, fieldEnd);
+      while (i < end && text[i] !== ',') i++;
       const eq = field.indexOf('=');
       const key = eq === -1 ? undefined : mountKey(field.slice(0, eq));
+      if (key === 'from') {
+        const whole = instruction.span({ start: fieldStart, end: i });
+        const prefix = `${field.slice(0, eq)}=`;
+        found.push({ key, value: field.slice(eq + 1), span: { ...whole, prefix } });
+      } else if (key !== undefined) {
+        found.push({ key, value: field.slice(eq + 1) });
+      }
+    } else {
+      let fieldEnd = text.indexOf(',', i);
+      if (fieldEnd === -1 || fieldEnd > end) fieldEnd = end;
+      const eq = text.indexOf('=', fieldStart);
+      const key = eq === -1 || eq >= fieldEnd ? undefined : mountKey(text.slice(fieldStart, eq));
       if (key !== undefined) {
-        const token = sliceToken(value, fieldStart + eq + 1, fieldEnd);
-        if (key === 'from') {
-          const after = value.offsets[fieldStart + eq] ?? 0;
-          found.push({ key, value: token, span: { ...tokenSpan(token, after + 1), prefix: '' } });
-        } else {
-          found.push({ key, value: token });
-        }
+        const value = { start: eq + 1, end: fieldEnd };
+        const field: MountField = { key, value: text.slice(value.start, value.end) };
+        if (key === 'from') field.span = { ...instruction.span(value), prefix: '' };
+        found.push(field);
       }
       i = fieldEnd;
     }
@@ -604,79 +568,24 @@ function mountFields(value: Token): MountField[] {
 
 /** The context paths a build reads, in the order first read. */
 class ContextReads {
-  /** undefined once the build may read the whole context. */
-  private paths: Set<string> | undefined = new Set();
-
-  get whole(): boolean {
-    return this.paths === undefined;
-  }
+  /** Whether the build may read the whole context. */
+  whole = false;
+  private paths: Set<string> | undefined;
 
   /** A path read; undefined: the whole context; null: nothing from the context. */
   read(path: string | null | undefined): void {
-    if (path === undefined) this.paths = undefined;
-    else if (path !== null) this.paths?.add(path);
+    if (path === undefined) {
+      this.whole = true;
+      this.paths = undefined;
+    } else if (path !== null && !this.whole) {
+      (this.paths ??= new Set()).add(path);
+    }
   }
 
   list(): string[] | undefined {
-    return this.paths === undefined ? undefined : [...this.paths];
+    if (this.whole) return undefined;
+    return this.paths === undefined ? [] : [...this.paths];
   }
-}
-
-interface CopyArguments {
-  /** Whether a --from flag names another stage or an image to read from instead. */
-  from: boolean;
-  /** The source words (the destination dropped): shell words as written, or JSON strings. */
-  sources: string[];
-  json: boolean;
-}
-
-const BLANKS = /[ \t\v\f]+/;
-
-function isBlank(ch: string | undefined): boolean {
-  return ch === ' ' || ch === '\t' || ch === '\v' || ch === '\f';
-}
-
-/**
- * Splits the arguments of COPY or ADD (the logical line after the keyword) the way BuildKit
- * does: leading words starting with `--` are flags (a bare `--` ends them, quotes keep
- * blanks inside a flag), the rest is a JSON array of strings or else words split at blanks.
- */
-function copyArguments(line: string): CopyArguments {
-  let from = false;
-  let i = 0;
-  for (;;) {
-    while (isBlank(line[i])) i++;
-    if (line[i] !== '-' || line[i + 1] !== '-') break;
-    const start = i;
-    let quote: string | undefined;
-    while (i < line.length && (quote !== undefined || !isBlank(line[i]))) {
-      const ch = line[i];
-      if (quote === undefined && (ch === '"' || ch === "'")) quote = ch;
-      else if (ch === quote) quote = undefined;
-      i++;
-    }
-    const flag = line.slice(start + 2, i);
-    if (flag === '') break;
-    if (flag === 'from' || flag.startsWith('from=')) from = true;
-  }
-  const rest = line.slice(i).trim();
-  if (rest.startsWith('[')) {
-    const json = parseJsonStrings(rest);
-    if (json !== undefined) return { from, sources: json.slice(0, -1), json: true };
-  }
-  return { from, sources: rest === '' ? [] : rest.split(BLANKS).slice(0, -1), json: false };
-}
-
-function parseJsonStrings(text: string): string[] | undefined {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-  return Array.isArray(parsed) && parsed.every((item) => typeof item === 'string')
-    ? (parsed as string[])
-    : undefined;
 }
 
 // BuildKit's heredoc word: `<<EOF`, `<<-EOF`, `<<"EOF"`, with an optional file descriptor.
@@ -685,15 +594,18 @@ const HEREDOC = /^[0-9]*<<-?[^<]+$/;
 // from the network. A bare `repo.git` is a path in the context, as BuildKit reads it.
 const REMOTE = /^(?:[A-Za-z][A-Za-z0-9+.-]*:\/\/|[A-Za-z0-9_.-]+@[A-Za-z0-9_.-]+:)/;
 
-/** The context path a COPY/ADD source reads; null for a heredoc or a remote ADD source. */
+/**
+ * The context path a COPY/ADD source reads; null for a heredoc (when the instruction opens
+ * any) or a remote ADD source.
+ */
 function copySource(
   word: string,
-  json: boolean,
+  heredocs: boolean,
   add: boolean,
   scope: Scope,
   escape: string,
 ): string | null | undefined {
-  if (!json && HEREDOC.test(word)) return null;
+  if (heredocs && HEREDOC.test(word)) return null;
   const value = expandPath(word, scope, escape);
   if (value === undefined) return undefined;
   if (add && REMOTE.test(value)) return null;
@@ -711,11 +623,12 @@ function mountSource(
 ): string | null | undefined {
   let type: string | undefined = 'bind';
   let from = false;
-  let source: Token | undefined;
-  for (const field of fields) {
+  let source: string | undefined;
+  for (let i = 0; i < fields.length; i++) {
+    const field = fields[i]!;
     if (field.key === 'type') {
       // A type that cannot be resolved might be bind.
-      type = expandPath(field.value.text, scope, escape)?.toLowerCase();
+      type = expandPath(field.value, scope, escape)?.toLowerCase();
     } else if (field.key === 'from') {
       from = true;
     } else if (field.key === 'source' || field.key === 'src') {
@@ -724,7 +637,7 @@ function mountSource(
   }
   if (from || (type !== undefined && type !== 'bind')) return null;
   if (source === undefined) return undefined;
-  const value = expandPath(source.text, scope, escape);
+  const value = expandPath(source, scope, escape);
   return value === undefined ? undefined : contextPath(value, escape);
 }
 
@@ -777,12 +690,18 @@ interface Unresolved {
 
 interface Expansion {
   value: string;
-  unresolved: Unresolved[];
+  unresolved: readonly Unresolved[];
 }
 
 class SubstitutionError extends Error {}
 
+const NO_UNRESOLVED: readonly Unresolved[] = Object.freeze([]);
+
 function expandWord(word: string, escape: string, scope: Scope): Expansion {
+  // Most words hold nothing to expand.
+  if (!NEEDS_LEXING.test(word) && !word.includes(escape)) {
+    return { value: word, unresolved: NO_UNRESOLVED };
+  }
   const lexer = new Lexer(word, escape, scope);
   const value = lexer.processUntil(undefined);
   return { value, unresolved: lexer.unresolved };
