@@ -111,7 +111,7 @@ describe('CLI', () => {
       ['deploy'],
       {},
       2,
-      /^error: unknown command "deploy" \(commands: plan, graph\)\n$/,
+      /^error: unknown command "deploy" \(commands: plan, graph, build\)\n$/,
     ],
     ['an unknown option', ['plan', '--nope'], {}, 2, /^error: Unknown option '--nope'/],
     ['a bad --format', ['graph', '--format', 'png'], {}, 2, /--format must be mermaid or dot/],
@@ -276,7 +276,7 @@ describe('GitHub action', () => {
   });
 
   test.each([
-    ['INPUT_COMMAND', 'deploy', /input command: expected one of plan, graph, got "deploy"/],
+    ['INPUT_COMMAND', 'deploy', /input command: expected one of plan, graph, build, got "deploy"/],
     ['INPUT_ALL', 'yes', /input all: expected true or false, got "yes"/],
   ])('input %s=%s is refused with what was expected', async (name, value, message) => {
     const { repo } = await exampleRepo();

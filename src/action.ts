@@ -11,6 +11,7 @@ async function main(): Promise<void> {
     core.saveState(STATE.isPost, 'true');
     const settings = settingsFromInputs((name) => core.getInput(name));
     if (settings.githubToken) core.setSecret(settings.githubToken);
+    if (settings.registryPassword) core.setSecret(settings.registryPassword);
     await run(settings, host);
   } catch (error) {
     if (error instanceof UserError) {

@@ -5,7 +5,7 @@ import { detectPlatform } from './adapters/ci-env.js';
 import { parseChangedFilesList } from './core/change-strategy.js';
 import { UserError } from './core/errors.js';
 import type { Command, Settings } from './config/settings.js';
-import { COMMANDS, parseList } from './config/settings.js';
+import { COMMANDS, parseList, parseMaxParallel } from './config/settings.js';
 import { GitlabHost } from './host/gitlab.js';
 import type { Host } from './host/host.js';
 import { LocalHost } from './host/local.js';
@@ -15,6 +15,7 @@ const USAGE = `usage: image-builder <command> [options]
 
 commands:
   plan     show which images a change affects, in build order, with their tags
+  build    build the affected images parents first, push them and add their tags
   graph    print the dependency graph of every image (mermaid, or --format dot)
 
 options:
@@ -27,10 +28,13 @@ options:
   --images a,b           only these images
   --json                 print the plan as JSON
   --format mermaid|dot   graph format
+  --max-parallel N       builds at once (default: the number of cores)
   -h, --help             this text
 
 On GitHub Actions (GITHUB_ACTIONS) and GitLab CI (GITLAB_CI) the event is read from the
-environment; elsewhere the repository's HEAD is planned against --since.`;
+environment; elsewhere the repository's HEAD is planned against --since.
+Registry credentials come from IMAGE_BUILDER_REGISTRY_USERNAME and
+IMAGE_BUILDER_REGISTRY_PASSWORD, or the docker config (DOCKER_CONFIG), never from argv.`;
 
 class UsageError extends UserError {}
 
@@ -40,7 +44,10 @@ async function readStdin(): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
-export async function settingsFromArgv(argv: string[]): Promise<Settings | 'help'> {
+export async function settingsFromArgv(
+  argv: string[],
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<Settings | 'help'> {
   let parsed;
   try {
     parsed = parseArgs({
@@ -56,6 +63,7 @@ export async function settingsFromArgv(argv: string[]): Promise<Settings | 'help
         images: { type: 'string' },
         json: { type: 'boolean', default: false },
         format: { type: 'string', default: 'mermaid' },
+        'max-parallel': { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
       },
     });
@@ -89,6 +97,9 @@ export async function settingsFromArgv(argv: string[]): Promise<Settings | 'help
     changedFiles = parseChangedFilesList(text);
   }
   const images = parseList(values.images);
+  const maxParallel = values['max-parallel'];
+  const username = env.IMAGE_BUILDER_REGISTRY_USERNAME;
+  const password = env.IMAGE_BUILDER_REGISTRY_PASSWORD;
   return {
     command: command as Command,
     repoDir,
@@ -100,6 +111,10 @@ export async function settingsFromArgv(argv: string[]): Promise<Settings | 'help
     ...(changedFiles !== undefined ? { changedFiles } : {}),
     json: values.json,
     graphFormat: values.format,
+    ...(maxParallel !== undefined
+      ? { maxParallel: parseMaxParallel(maxParallel, '--max-parallel') }
+      : {}),
+    ...(username && password ? { registryUsername: username, registryPassword: password } : {}),
   };
 }
 
@@ -112,7 +127,7 @@ function hostFor(env: NodeJS.ProcessEnv): Host {
 export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
   const host = hostFor(env);
   try {
-    const settings = await settingsFromArgv(argv);
+    const settings = await settingsFromArgv(argv, env);
     if (settings === 'help') {
       host.info(USAGE);
       return 0;

@@ -15,7 +15,7 @@ import { planBuilds } from './core/plan.js';
 import { parseReference } from './core/reference.js';
 import { resolvePrefix } from './core/channel.js';
 import { computeTags } from './core/tags.js';
-import type { ChangeSet, CiEvent, Config, ImageSpec, ImageUse } from './core/types.js';
+import type { ChangeSet, CiEvent, Config, DockerfileInfo, ImageSpec } from './core/types.js';
 
 export interface PlanOptions {
   git: Git;
@@ -37,6 +37,11 @@ export interface PlanResult {
   plan: Plan;
   config: Config;
   images: ImageSpec[];
+  /** The event as planned (the config may have named the default branch). */
+  event: CiEvent;
+  dockerfiles: Map<string, AnalysedDockerfile>;
+  /** Per image: which paths of its context reach its build. */
+  filters: Map<string, ContextFilter>;
 }
 
 /** Reads the config file, or returns the conventions when there is none. */
@@ -74,16 +79,17 @@ function checkRepositoryNames(images: readonly ImageSpec[]): void {
   }
 }
 
+/** A Dockerfile as read and analysed during planning; builds reuse it. */
+export interface AnalysedDockerfile {
+  text: string;
+  info: DockerfileInfo;
+}
+
 async function analyseAll(
   images: readonly ImageSpec[],
   files: RepoFiles,
-): Promise<{
-  uses: Map<string, ImageUse[]>;
-  sources: Map<string, string[] | undefined>;
-  warnings: PlanWarning[];
-}> {
-  const uses = new Map<string, ImageUse[]>();
-  const sources = new Map<string, string[] | undefined>();
+): Promise<{ dockerfiles: Map<string, AnalysedDockerfile>; warnings: PlanWarning[] }> {
+  const dockerfiles = new Map<string, AnalysedDockerfile>();
   const warnings: PlanWarning[] = [];
   const withDockerfile = images.filter((image) => image.dockerfile !== undefined);
   const texts = await mapLimit(withDockerfile, 32, (image) =>
@@ -92,22 +98,23 @@ async function analyseAll(
   withDockerfile.forEach((image, index) => {
     const file = image.dockerfile as string;
     const text = texts[index];
-    if (text === undefined)
+    if (text === undefined) {
       throw new DockerfileError(`Dockerfile of image "${image.name}" does not exist`, { file });
+    }
     const info = analyseDockerfile(text, file, image.buildArgs);
-    uses.set(image.name, info.uses);
-    sources.set(image.name, info.contextSources);
-    for (const warning of info.warnings)
+    dockerfiles.set(image.name, { text, info });
+    for (const warning of info.warnings) {
       warnings.push({ file, line: warning.line, message: warning.message });
+    }
   });
-  return { uses, sources, warnings };
+  return { dockerfiles, warnings };
 }
 
 /** Per image: what of its context reaches the build (.dockerignore, narrowed to what the Dockerfile reads). */
 async function contextFilters(
   images: readonly ImageSpec[],
   files: RepoFiles,
-  sources: ReadonlyMap<string, string[] | undefined>,
+  dockerfiles: ReadonlyMap<string, AnalysedDockerfile>,
 ): Promise<Map<string, ContextFilter>> {
   const filters = new Map<string, ContextFilter>();
   const byContext = new Map<string, Promise<string | undefined>>();
@@ -123,7 +130,7 @@ async function contextFilters(
     const text =
       own ??
       (await read(image.context === '.' ? '.dockerignore' : `${image.context}/.dockerignore`));
-    filters.set(image.name, contextFilter(text, sources.get(image.name)));
+    filters.set(image.name, contextFilter(text, dockerfiles.get(image.name)?.info.contextSources));
   });
   return filters;
 }
@@ -178,7 +185,8 @@ export async function makePlan(options: PlanOptions): Promise<PlanResult> {
     }
   });
 
-  const { uses, sources, warnings } = await analyseAll(images, files);
+  const { dockerfiles, warnings } = await analyseAll(images, files);
+  const uses = new Map([...dockerfiles].map(([name, { info }]) => [name, info.uses]));
   const graph = buildGraph(
     images.map((image) => image.name),
     findEdges(images, uses),
@@ -209,11 +217,12 @@ export async function makePlan(options: PlanOptions): Promise<PlanResult> {
   }
   if (config.file !== undefined) notContent.add(config.file);
 
+  const filters = await contextFilters(images, files, dockerfiles);
   const affected = findAffected({
     images,
     graph,
     changes,
-    filters: await contextFilters(images, files, sources),
+    filters,
     globalWatch: config.watch,
     notContent,
     configChanges: await configChanges(config, changes, found, listing, images, options),
@@ -242,5 +251,5 @@ export async function makePlan(options: PlanOptions): Promise<PlanResult> {
     shaShortLength: config.shaShortLength,
     now,
   });
-  return { plan, config, images };
+  return { plan, config, images, event, dockerfiles, filters };
 }

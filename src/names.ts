@@ -9,12 +9,19 @@ export const INPUTS = {
   workingDirectory: 'working-directory',
   graphFormat: 'graph-format',
   githubToken: 'github-token',
+  maxParallel: 'max-parallel',
+  registryUsername: 'registry-username',
+  registryPassword: 'registry-password',
 } as const;
 
 export const OUTPUTS = {
   plan: 'plan',
   affected: 'affected',
   matrix: 'matrix',
+  images: 'images',
+  built: 'built',
+  skipped: 'skipped',
+  failed: 'failed',
 } as const;
 
 export const STATE = {

@@ -9,6 +9,9 @@ import type { Host } from './host/host.js';
 import { makePlan } from './make-plan.js';
 import * as github from '@actions/github';
 import { OUTPUTS } from './names.js';
+import { buildPlan } from './build/build-command.js';
+import { buildOutputs, renderBuildText } from './build/report.js';
+import { UserError } from './core/errors.js';
 
 type Env = Record<string, string | undefined>;
 
@@ -29,7 +32,7 @@ export async function run(settings: Settings, host: Host, env: Env = process.env
     compare = githubCompare(github.getOctokit(settings.githubToken), owner, repo);
   }
 
-  const { plan } = await makePlan({
+  const planned = await makePlan({
     git,
     files,
     event,
@@ -39,6 +42,7 @@ export async function run(settings: Settings, host: Host, env: Env = process.env
     ...(compare ? { compare } : {}),
     log: (line) => host.info(line),
   });
+  const { plan } = planned;
 
   for (const warning of plan.warnings) {
     host.warning(warning.message, {
@@ -52,10 +56,26 @@ export async function run(settings: Settings, host: Host, env: Env = process.env
 
   if (settings.command === 'graph') {
     host.info(settings.graphFormat === 'dot' ? renderDot(plan) : renderMermaid(plan));
-  } else if (settings.json) {
+  } else if (settings.json && settings.command === 'plan') {
     host.info(JSON.stringify(plan, null, 2));
   } else {
     host.info(renderPlanText(plan));
+  }
+
+  if (settings.command === 'build') {
+    const outcome = await buildPlan(planned, settings, host, env);
+    for (const [name, value] of Object.entries(buildOutputs(outcome)))
+      host.setOutput(OUTPUTS[name as keyof typeof OUTPUTS], value);
+    host.info(renderBuildText(outcome));
+    await host.finish();
+    if (!outcome.ok) {
+      const failed = outcome.images.filter((image) => image.status === 'failed');
+      throw new UserError(
+        `${failed.length} of ${outcome.images.length} images failed: ` +
+          failed.map((image) => `${image.name} (${image.detail ?? 'failed'})`).join('; '),
+      );
+    }
+    return;
   }
   await host.finish();
 }

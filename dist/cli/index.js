@@ -38285,7 +38285,7 @@ module.exports = {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _cli_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(96);
+/* harmony import */ var _cli_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(9258);
 
 process.exitCode = await (0,_cli_js__WEBPACK_IMPORTED_MODULE_0__/* .main */ .i)(process.argv.slice(2));
 
@@ -38294,7 +38294,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 96:
+/***/ 9258:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -38331,13 +38331,13 @@ class UserError extends Error {
 class ConfigError extends UserError {
 }
 /** A Dockerfile cannot be understood. */
-class errors_DockerfileError extends UserError {
+class DockerfileError extends UserError {
 }
 /** The CI event or git history cannot be read as expected. */
 class EventError extends UserError {
 }
 /** An image name, repository or tag breaks the OCI distribution grammar, or names collide. */
-class errors_NameError extends UserError {
+class NameError extends UserError {
 }
 /** The image graph is not a DAG. */
 class CycleError extends UserError {
@@ -38857,8 +38857,17 @@ function parseChangedFilesList(text) {
 }
 
 ;// CONCATENATED MODULE: ./src/config/settings.ts
+
 // One typed settings object for a run, made from the action's inputs or the CLI's argv.
-const COMMANDS = ['plan', 'graph'];
+const COMMANDS = ['plan', 'graph', 'build'];
+/** A whole number of at least 1, or a message saying what was expected. */
+function parseMaxParallel(text, what) {
+    const value = Number(text);
+    if (!/^\d+$/.test(text.trim()) || value < 1) {
+        throw new UserError(`${what}: expected a whole number of at least 1, got "${text}"`);
+    }
+    return value;
+}
 /** `a, b,,c` → ['a', 'b', 'c']; empty → undefined. */
 function parseList(text) {
     if (text === undefined)
@@ -39908,9 +39917,9 @@ const DIGEST_HEX_LENGTHS = { sha256: 64, sha384: 96, sha512: 128 };
  * otherwise the registry is `docker.io`, where a one-component path gets `library/`.
  * Throws NameError naming the value and the rule it breaks.
  */
-function reference_parseReference(text) {
+function parseReference(text) {
     const fail = (rule) => {
-        throw new errors_NameError(`invalid image reference "${text}": ${rule}`);
+        throw new NameError(`invalid image reference "${text}": ${rule}`);
     };
     if (text === '')
         fail('it is empty');
@@ -40034,7 +40043,7 @@ function validateRepositoryPath(path) {
  * Throws NameError when `repository` itself is invalid.
  */
 function referencesRepository(use, repository) {
-    const target = reference_parseReference(repository);
+    const target = parseReference(repository);
     if (use.path === target.path && sameRegistry(use.registry, target.registry))
         return true;
     if (use.explicitRegistry)
@@ -40136,7 +40145,7 @@ function tagForRule(rule, context) {
     const text = rule.replace(/\{\{\s*([a-z-]+)\s*\}\}/g, (_whole, key) => {
         const value = values[key];
         if (value === undefined) {
-            throw new errors_NameError(`tag rule "${rule}": unknown placeholder {{${key}}} (known: ${Object.keys(values).join(', ')})`);
+            throw new NameError(`tag rule "${rule}": unknown placeholder {{${key}}} (known: ${Object.keys(values).join(', ')})`);
         }
         if (value === '')
             empty = true;
@@ -40157,7 +40166,7 @@ function computeTags(image, rules, context) {
             continue;
         const problem = validateTag(tag);
         if (problem !== undefined) {
-            throw new errors_NameError(`image "${image}": tag rule "${rule}" gives ${problem}`);
+            throw new NameError(`image "${image}": tag rule "${rule}" gives ${problem}`);
         }
         tags.push(tag);
     }
@@ -41063,7 +41072,7 @@ function findImages(files, config) {
                     }
                     break;
                 }
-                throw new errors_NameError(`two images are named "${imageName}": ${earlier.source} and ${image.source}; ` +
+                throw new NameError(`two images are named "${imageName}": ${earlier.source} and ${image.source}; ` +
                     'rename one, or set discovery patterns or exclude in image-builder.yml');
             }
             byName.set(imageName, image);
@@ -41933,7 +41942,7 @@ class Scanner {
     }
     fail(message, line) {
         const file = this.file;
-        throw new errors_DockerfileError(message, line === undefined ? { file } : { file, line });
+        throw new DockerfileError(message, line === undefined ? { file } : { file, line });
     }
     scan(text) {
         const { escape, instructions } = lexDockerfile(text);
@@ -42112,10 +42121,10 @@ class Scanner {
         }
         let reference;
         try {
-            reference = reference_parseReference(expanded.value);
+            reference = parseReference(expanded.value);
         }
         catch (error) {
-            if (error instanceof errors_NameError)
+            if (error instanceof NameError)
                 this.fail(`${label}${written}: ${error.message}`, line);
             throw error;
         }
@@ -42546,7 +42555,7 @@ function indexRepositories(images) {
     const byFullName = new Map();
     const byPath = new Map();
     for (const image of images) {
-        const reference = reference_parseReference(image.repository);
+        const reference = parseReference(image.repository);
         byFullName.set(`${reference.registry}/${reference.path}`, image.name);
         if (!byPath.has(reference.path))
             byPath.set(reference.path, image.name);
@@ -42733,34 +42742,34 @@ function imagesOf(found, config, listing, options) {
 function checkRepositoryNames(images) {
     for (const image of images) {
         try {
-            reference_parseReference(image.repository);
+            parseReference(image.repository);
         }
         catch (error) {
-            throw new errors_NameError(`image "${image.name}": repository ${error.message}`);
+            throw new NameError(`image "${image.name}": repository ${error.message}`);
         }
     }
 }
 async function analyseAll(images, files) {
-    const uses = new Map();
-    const sources = new Map();
+    const dockerfiles = new Map();
     const warnings = [];
     const withDockerfile = images.filter((image) => image.dockerfile !== undefined);
     const texts = await mapLimit(withDockerfile, 32, (image) => files.readText(image.dockerfile));
     withDockerfile.forEach((image, index) => {
         const file = image.dockerfile;
         const text = texts[index];
-        if (text === undefined)
-            throw new errors_DockerfileError(`Dockerfile of image "${image.name}" does not exist`, { file });
+        if (text === undefined) {
+            throw new DockerfileError(`Dockerfile of image "${image.name}" does not exist`, { file });
+        }
         const info = analyseDockerfile(text, file, image.buildArgs);
-        uses.set(image.name, info.uses);
-        sources.set(image.name, info.contextSources);
-        for (const warning of info.warnings)
+        dockerfiles.set(image.name, { text, info });
+        for (const warning of info.warnings) {
             warnings.push({ file, line: warning.line, message: warning.message });
+        }
     });
-    return { uses, sources, warnings };
+    return { dockerfiles, warnings };
 }
 /** Per image: what of its context reaches the build (.dockerignore, narrowed to what the Dockerfile reads). */
-async function contextFilters(images, files, sources) {
+async function contextFilters(images, files, dockerfiles) {
     const filters = new Map();
     const byContext = new Map();
     const read = (path) => {
@@ -42774,7 +42783,7 @@ async function contextFilters(images, files, sources) {
         const own = image.dockerfile !== undefined ? await read(`${image.dockerfile}.dockerignore`) : undefined;
         const text = own ??
             (await read(image.context === '.' ? '.dockerignore' : `${image.context}/.dockerignore`));
-        filters.set(image.name, contextFilter(text, sources.get(image.name)));
+        filters.set(image.name, contextFilter(text, dockerfiles.get(image.name)?.info.contextSources));
     });
     return filters;
 }
@@ -42819,7 +42828,8 @@ async function makePlan(options) {
             await files.assertInside(image.dockerfile, `Dockerfile of image "${image.name}":`, 'file');
         }
     });
-    const { uses, sources, warnings } = await analyseAll(images, files);
+    const { dockerfiles, warnings } = await analyseAll(images, files);
+    const uses = new Map([...dockerfiles].map(([name, { info }]) => [name, info.uses]));
     const graph = buildGraph(images.map((image) => image.name), findEdges(images, uses));
     let changes;
     if (options.changedFiles !== undefined) {
@@ -42848,11 +42858,12 @@ async function makePlan(options) {
     }
     if (config.file !== undefined)
         notContent.add(config.file);
+    const filters = await contextFilters(images, files, dockerfiles);
     const affected = findAffected({
         images,
         graph,
         changes,
-        filters: await contextFilters(images, files, sources),
+        filters,
         globalWatch: config.watch,
         notContent,
         configChanges: await configChanges(config, changes, found, listing, images, options),
@@ -42880,7 +42891,7 @@ async function makePlan(options) {
         shaShortLength: config.shaShortLength,
         now,
     });
-    return { plan, config, images };
+    return { plan, config, images, event, dockerfiles, filters };
 }
 
 ;// CONCATENATED MODULE: external "fs"
@@ -47898,17 +47909,2463 @@ const INPUTS = {
     workingDirectory: 'working-directory',
     graphFormat: 'graph-format',
     githubToken: 'github-token',
+    maxParallel: 'max-parallel',
+    registryUsername: 'registry-username',
+    registryPassword: 'registry-password',
 };
 const OUTPUTS = {
     plan: 'plan',
     affected: 'affected',
     matrix: 'matrix',
+    images: 'images',
+    built: 'built',
+    skipped: 'skipped',
+    failed: 'failed',
 };
 const STATE = {
     isPost: 'isPost',
 };
 
+;// CONCATENATED MODULE: ./src/adapters/exec.ts
+
+const TAIL_LINES = 30;
+/**
+ * Runs a process without a shell, streaming each output line to `onLine` and keeping the
+ * last lines for the error message. A process that cannot start resolves with exit code
+ * 127 and the reason as its output, like a shell would say "command not found".
+ */
+const exec = (request, onLine) => new Promise((resolve) => {
+    const tail = [];
+    const emit = (line) => {
+        tail.push(line);
+        if (tail.length > TAIL_LINES)
+            tail.shift();
+        onLine(line);
+    };
+    const child = (0,external_node_child_process_namespaceObject.spawn)(request.command, [...request.args], {
+        cwd: request.cwd,
+        env: { ...process.env, ...request.env },
+        stdio: [request.input !== undefined ? 'pipe' : 'ignore', 'pipe', 'pipe'],
+    });
+    const buffers = { stdout: '', stderr: '' };
+    const reader = (stream) => (chunk) => {
+        const text = buffers[stream] + chunk.toString('utf8');
+        const lines = text.split(/\r?\n/);
+        buffers[stream] = lines.pop() ?? '';
+        for (const line of lines)
+            emit(line);
+    };
+    child.stdout?.on('data', reader('stdout'));
+    child.stderr?.on('data', reader('stderr'));
+    if (request.input !== undefined)
+        child.stdin?.end(request.input);
+    child.once('error', (error) => {
+        emit(`${request.command}: ${error.message}`);
+        resolve({ exitCode: 127, tail });
+    });
+    child.once('close', (code, signal) => {
+        for (const rest of [buffers.stdout, buffers.stderr])
+            if (rest !== '')
+                emit(rest);
+        resolve({ exitCode: code ?? (signal ? 128 : 1), tail });
+    });
+});
+
+// EXTERNAL MODULE: external "node:crypto"
+var external_node_crypto_ = __nccwpck_require__(7598);
+;// CONCATENATED MODULE: ./src/builders/errors.ts
+
+/** How many of the last output lines go into the message (all of the tail stays on the error). */
+const MESSAGE_LINES = 10;
+/**
+ * A build or push process failed. Carries the image, the command line (argv only ever holds
+ * paths and names, never secrets, so it is safe to print) and the end of the output.
+ */
+class BuildError extends UserError {
+    image;
+    /** The failing command line, quoted so that it can be pasted into a shell. */
+    command;
+    exitCode;
+    tail;
+    constructor(details) {
+        const lines = details.tail.filter((line) => line.trim() !== '').slice(-MESSAGE_LINES);
+        super(`${details.action} ${details.image}` +
+            (details.destination !== undefined ? ` to ${details.destination}` : '') +
+            ` failed (exit ${details.exitCode})` +
+            (lines.length > 0 ? `:\n${lines.join('\n')}` : ''));
+        this.image = details.image;
+        this.command = formatCommand(details.command, details.args);
+        this.exitCode = details.exitCode;
+        this.tail = [...details.tail];
+    }
+}
+const PLAIN_WORD = /^[A-Za-z0-9_@%+=:,./-]+$/;
+/** A command line for people: each argument single-quoted when a shell would split or expand it. */
+function formatCommand(command, args) {
+    return [command, ...args]
+        .map((word) => (PLAIN_WORD.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`))
+        .join(' ');
+}
+
+;// CONCATENATED MODULE: ./src/builders/buildah.ts
+// Buildah backend: builds with `buildah build` (no daemon, works as root in CI containers
+// with the vfs driver and chroot isolation) and pushes with `buildah push`, or builds a
+// manifest list and pushes it with `buildah manifest push --all` for several platforms.
+// The argv of every step is a pure function of the request; BuildahBuilder only runs them.
+// Flags are those of Buildah 1.28 (Debian 12), the oldest version we support.
+
+
+
+
+
+const BUILDAH = 'buildah';
+const ISOLATIONS = ['chroot', 'oci', 'rootless'];
+const DIGEST = /^sha256:[a-f0-9]{64}$/;
+/** Buildah prints the ID of each image it commits on a line of its own at the end. */
+const buildah_IMAGE_ID = /^[a-f0-9]{64}$/;
+/**
+ * Settings from the environment, under the names Buildah itself reads (`STORAGE_DRIVER`,
+ * `BUILDAH_ISOLATION`), so a runner configured for Buildah is configured for us too.
+ */
+function buildahSettings(env) {
+    const storageDriver = env.STORAGE_DRIVER?.trim() || 'vfs';
+    const isolation = env.BUILDAH_ISOLATION?.trim() || 'chroot';
+    if (!ISOLATIONS.includes(isolation)) {
+        throw new ConfigError(`BUILDAH_ISOLATION must be one of ${ISOLATIONS.join(', ')}, not "${isolation}"`);
+    }
+    if (!/^[a-z0-9_]+$/.test(storageDriver)) {
+        throw new ConfigError(`STORAGE_DRIVER must be a storage driver name such as vfs or overlay, not "${storageDriver}"`);
+    }
+    return { storageDriver, isolation: isolation };
+}
+/**
+ * The name the image (or manifest list) gets in local storage until it is pushed. Unique
+ * per work folder, so that variants of one image built at the same time do not share it.
+ */
+function buildahLocalName(request) {
+    const name = request.image
+        .toLowerCase()
+        .replace(/[^a-z0-9]+/g, '-')
+        .replace(/^-|-$/g, '');
+    const id = (0,external_node_crypto_.createHash)('sha256').update(request.workDir).digest('hex').slice(0, 12);
+    return `localhost/image-builder/${name || 'image'}:${id}`;
+}
+/** Where `buildah push` writes the digest of what it pushed. */
+function buildahDigestFile(request) {
+    return (0,external_node_path_namespaceObject.join)(request.workDir, 'digest');
+}
+function isMultiPlatform(request) {
+    return request.platforms.length > 1;
+}
+function sortedEntries(record) {
+    return Object.entries(record).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+}
+function registryFlags(request) {
+    // Secrets stay in the auth file; only its path is on the command line.
+    return ['--authfile', request.authFile, ...(request.insecure ? ['--tls-verify=false'] : [])];
+}
+/** `buildah build …` for the request. */
+function buildahBuildArgs(request, settings) {
+    const localName = buildahLocalName(request);
+    const multi = isMultiPlatform(request);
+    const args = [
+        '--storage-driver',
+        settings.storageDriver,
+        'build',
+        '--isolation',
+        settings.isolation,
+        // Docker's image format: OCI drops HEALTHCHECK, SHELL and ONBUILD (with a warning only).
+        '--format',
+        'docker',
+        // Buildah 1.28 reads any value but true/always/never as "missing"; newer versions know it
+        // by name. Parents are pinned by digest, so a local copy is always the right one.
+        '--pull=missing',
+        // Buildah < 1.41 takes cached layers without checking their platform, so with a `FROM
+        // scratch` stage every platform gets the first platform's image and the list ends up
+        // with one entry (containers/podman#18723, fixed by containers/buildah#6269).
+        multi ? '--layers=false' : '--layers',
+        // A failed RUN otherwise leaves its working container behind, holding its image (and
+        // disk) until someone removes it by hand.
+        '--force-rm',
+        '-f',
+        request.dockerfile,
+        ...(multi ? ['--manifest', localName] : ['-t', localName]),
+    ];
+    for (const [name, value] of sortedEntries(request.buildArgs)) {
+        args.push('--build-arg', `${name}=${value}`);
+    }
+    for (const [name, value] of sortedEntries(request.labels)) {
+        args.push('--label', `${name}=${value}`);
+    }
+    if (request.target !== undefined)
+        args.push('--target', request.target);
+    if (request.platforms.length > 0)
+        args.push('--platform', request.platforms.join(','));
+    args.push(...registryFlags(request), request.contextDir);
+    return args;
+}
+/** `buildah push …` (one image) or `buildah manifest push --all …` (a manifest list). */
+function buildahPushArgs(request, settings, localName, digestFile) {
+    const command = isMultiPlatform(request)
+        ? // A list built from Docker-format images is still pushed as an OCI index unless told
+            // otherwise; v2s2 keeps the list and its manifests of one kind.
+            ['manifest', 'push', '--all', '--format', 'v2s2']
+        : ['push'];
+    return [
+        '--storage-driver',
+        settings.storageDriver,
+        ...command,
+        ...registryFlags(request),
+        '--digestfile',
+        digestFile,
+        localName,
+        `docker://${request.pushRef}`,
+    ];
+}
+/**
+ * Removes what a build left in local storage once it is pushed: the tagged image, or the
+ * manifest list and its per-platform images (which have no name, so their IDs are needed).
+ */
+function buildahRemoveArgs(request, settings, localName, imageIds = []) {
+    const storage = ['--storage-driver', settings.storageDriver];
+    if (!isMultiPlatform(request))
+        return [[...storage, 'rmi', localName]];
+    const commands = [[...storage, 'manifest', 'rm', localName]];
+    if (imageIds.length > 0)
+        commands.push([...storage, 'rmi', ...imageIds]);
+    return commands;
+}
+/** Builds with Buildah and pushes to `request.pushRef`; resolves with the pushed digest. */
+class BuildahBuilder {
+    settings;
+    name = 'buildah';
+    constructor(settings = buildahSettings(process.env)) {
+        this.settings = settings;
+    }
+    async build(request, exec, log) {
+        const localName = buildahLocalName(request);
+        const digestFile = buildahDigestFile(request);
+        await (0,promises_namespaceObject.mkdir)(request.workDir, { recursive: true });
+        // A list left by an earlier attempt in this work folder would be added to, not replaced.
+        if (isMultiPlatform(request)) {
+            const [removeList] = buildahRemoveArgs(request, this.settings, localName);
+            if (removeList)
+                await exec({ command: BUILDAH, args: removeList }, () => undefined);
+        }
+        const imageIds = [];
+        const buildArgs = buildahBuildArgs(request, this.settings);
+        await this.run(request, 'building', buildArgs, exec, log, (line) => {
+            if (buildah_IMAGE_ID.test(line))
+                imageIds.push(line);
+        });
+        // Never read a digest written by an earlier attempt.
+        await (0,promises_namespaceObject.rm)(digestFile, { force: true });
+        const pushArgs = buildahPushArgs(request, this.settings, localName, digestFile);
+        await this.run(request, 'pushing', pushArgs, exec, log);
+        const digest = await readDigest(digestFile);
+        if (!digest) {
+            throw new Error(`pushing ${request.image} to ${request.pushRef}: buildah wrote no sha256 digest to ${digestFile}`);
+        }
+        for (const args of buildahRemoveArgs(request, this.settings, localName, imageIds)) {
+            // Best effort: vfs keeps a full copy of every layer, so a long run must not keep
+            // every image it pushed, but a leftover is no reason to fail a pushed build.
+            const result = await exec({ command: BUILDAH, args }, () => undefined);
+            if (result.exitCode !== 0) {
+                const reason = result.tail.filter((line) => line.trim() !== '').slice(-1)[0] ?? '';
+                log(`could not remove ${localName} from local storage (exit ${result.exitCode}) ${reason}`);
+            }
+        }
+        return { digest };
+    }
+    async run(request, action, args, exec, log, watch) {
+        log(`$ ${formatCommand(BUILDAH, args)}`);
+        const result = await exec({ command: BUILDAH, args }, (line) => {
+            watch?.(line);
+            log(line);
+        });
+        if (result.exitCode !== 0) {
+            throw new BuildError({
+                image: request.image,
+                action,
+                ...(action === 'pushing' ? { destination: request.pushRef } : {}),
+                command: BUILDAH,
+                args,
+                exitCode: result.exitCode,
+                tail: result.tail,
+            });
+        }
+    }
+}
+async function readDigest(file) {
+    try {
+        const text = (await (0,promises_namespaceObject.readFile)(file, 'utf8')).trim();
+        return DIGEST.test(text) ? text : undefined;
+    }
+    catch (error) {
+        if (error.code === 'ENOENT')
+            return undefined;
+        throw error;
+    }
+}
+
+// EXTERNAL MODULE: external "node:http"
+var external_node_http_ = __nccwpck_require__(7067);
+;// CONCATENATED MODULE: ./src/registry/errors.ts
+// Errors from the OCI distribution API, carrying what the registry said: the HTTP status and
+// the codes of its error body (distribution spec, "Error Codes":
+// https://github.com/opencontainers/distribution-spec/blob/main/spec.md#error-codes).
+
+
+/**
+ * A registry request failed. The message reads like
+ * `PUT http://127.0.0.1:5000/v2/a/manifests/latest: 400 MANIFEST_INVALID: manifest invalid`;
+ * the URL never carries credentials or tokens.
+ */
+class RegistryError extends UserError {
+    status;
+    errors;
+    method;
+    url;
+    attempts;
+    constructor(init) {
+        const url = redactUrl(init.url);
+        super(`${init.method} ${url}: ${describe(init)}`);
+        this.status = init.status;
+        this.errors = init.errors ?? [];
+        this.method = init.method;
+        this.url = url;
+        this.attempts = init.attempts ?? 1;
+    }
+    /** The registry's error codes, e.g. `["MANIFEST_UNKNOWN"]`. */
+    get codes() {
+        return this.errors.map((entry) => entry.code);
+    }
+    /** The first error code, if the registry sent any. */
+    get code() {
+        return this.errors[0]?.code;
+    }
+}
+function describe(init) {
+    const parts = [];
+    if (init.status !== undefined)
+        parts.push(String(init.status));
+    const entries = (init.errors ?? []).map((entry) => entry.message ? `${entry.code}: ${entry.message}` : entry.code);
+    if (entries.length > 0) {
+        parts.push(entries.join('; '));
+    }
+    else {
+        const reason = init.reason ?? (init.status !== undefined ? external_node_http_.STATUS_CODES[init.status] : undefined);
+        if (reason)
+            parts.push(reason);
+    }
+    let text = parts.join(' ') || 'request failed';
+    if (init.attempts !== undefined && init.attempts > 1)
+        text += ` (after ${init.attempts} attempts)`;
+    return text;
+}
+/**
+ * Reads the error codes of a registry response body: the distribution `{"errors":[…]}`
+ * shape, and the `{"details":"…"}` / `{"error":"…"}` shapes some token servers use.
+ * Anything else yields no entries.
+ */
+function parseErrorBody(body) {
+    const text = typeof body === 'string' ? body : body.toString('utf8');
+    if (text.trim() === '')
+        return [];
+    let parsed;
+    try {
+        parsed = JSON.parse(text);
+    }
+    catch {
+        return [];
+    }
+    if (typeof parsed !== 'object' || parsed === null)
+        return [];
+    const record = parsed;
+    if (Array.isArray(record.errors)) {
+        const entries = [];
+        for (const item of record.errors) {
+            if (typeof item !== 'object' || item === null)
+                continue;
+            const { code, message, detail } = item;
+            if (typeof code !== 'string')
+                continue;
+            const entry = {
+                code,
+                message: typeof message === 'string' ? message : '',
+            };
+            if (detail !== undefined)
+                entry.detail = detail;
+            entries.push(entry);
+        }
+        return entries;
+    }
+    for (const key of ['details', 'error_description', 'error']) {
+        const value = record[key];
+        if (typeof value === 'string' && value !== '')
+            return [{ code: 'ERROR', message: value }];
+    }
+    return [];
+}
+// Query parameters that carry secrets: OAuth tokens, and the signatures of pre-signed
+// storage URLs (S3, GCS, Azure) that registries redirect blob downloads to.
+const SECRET_PARAM = /token|password|passwd|secret|signature|credential|^sig$|^se$|^key$|^code$|^x-amz-|^x-goog-/i;
+/**
+ * The URL without its user info and with secret-looking query values replaced by
+ * `REDACTED`. Text that is not a URL is returned unchanged.
+ */
+function redactUrl(url) {
+    let parsed;
+    try {
+        parsed = new URL(url);
+    }
+    catch {
+        return url;
+    }
+    let changed = false;
+    if (parsed.username || parsed.password) {
+        parsed.username = '';
+        parsed.password = '';
+        changed = true;
+    }
+    for (const name of [...new Set(parsed.searchParams.keys())]) {
+        if (!SECRET_PARAM.test(name))
+            continue;
+        const values = parsed.searchParams.getAll(name);
+        parsed.searchParams.delete(name);
+        for (let i = 0; i < values.length; i++)
+            parsed.searchParams.append(name, 'REDACTED');
+        changed = true;
+    }
+    return changed ? parsed.toString() : url;
+}
+
+;// CONCATENATED MODULE: ./src/registry/auth.ts
+
+/**
+ * Parses a WWW-Authenticate header value, which may hold several challenges
+ * (`Basic realm="x", Bearer realm="y",service="z"`) and quoted values with commas.
+ */
+function parseChallenges(header) {
+    const challenges = [];
+    if (!header)
+        return challenges;
+    let i = 0;
+    const n = header.length;
+    const skipSpace = () => {
+        while (i < n && /[\s,]/.test(header[i] ?? ''))
+            i++;
+    };
+    const readToken = () => {
+        const start = i;
+        while (i < n && /[^\s,=]/.test(header[i] ?? ''))
+            i++;
+        return header.slice(start, i);
+    };
+    let current;
+    while (i < n) {
+        skipSpace();
+        const token = readToken();
+        if (token === '')
+            break;
+        let j = i;
+        while (j < n && header[j] === ' ')
+            j++;
+        if (header[j] === '=' && current) {
+            // a parameter of the current challenge
+            i = j + 1;
+            while (i < n && header[i] === ' ')
+                i++;
+            let value = '';
+            if (header[i] === '"') {
+                i++;
+                while (i < n && header[i] !== '"') {
+                    if (header[i] === '\\' && i + 1 < n)
+                        i++;
+                    value += header[i];
+                    i++;
+                }
+                i++;
+            }
+            else {
+                const start = i;
+                while (i < n && header[i] !== ',')
+                    i++;
+                value = header.slice(start, i).trim();
+            }
+            current.params[token.toLowerCase()] = value;
+        }
+        else {
+            current = { scheme: token.toLowerCase(), params: {} };
+            challenges.push(current);
+        }
+    }
+    return challenges;
+}
+/** The challenge to answer: Bearer when offered, else Basic. */
+function pickChallenge(challenges) {
+    return (challenges.find((challenge) => challenge.scheme === 'bearer') ??
+        challenges.find((challenge) => challenge.scheme === 'basic'));
+}
+/** `repository:<path>:<actions>` — e.g. `repository:acme/api:pull,push`. */
+function repositoryScope(path, actions) {
+    return `repository:${path}:${actions.join(',')}`;
+}
+/** Scope for reading a repository. */
+function pullScope(path) {
+    return repositoryScope(path, ['pull']);
+}
+/** Scope for writing a repository (a push also reads: blob existence, manifests). */
+function pushScope(path) {
+    return repositoryScope(path, ['pull', 'push']);
+}
+// `type:name:actions`, where the name may itself hold colons (a registry host with a port
+// in some token servers' resource names), so the actions are after the last colon.
+function splitScope(scope) {
+    const last = scope.lastIndexOf(':');
+    if (last <= 0)
+        return { resource: scope, actions: [] };
+    return {
+        resource: scope.slice(0, last),
+        actions: scope
+            .slice(last + 1)
+            .split(',')
+            .filter(Boolean),
+    };
+}
+/** Joins scopes naming the same resource and sorts them, so equal needs give equal keys. */
+function mergeScopes(scopes) {
+    const byResource = new Map();
+    for (const scope of scopes) {
+        for (const part of scope.split(' ').filter(Boolean)) {
+            const { resource, actions } = splitScope(part);
+            const set = byResource.get(resource) ?? new Set();
+            for (const action of actions)
+                set.add(action);
+            byResource.set(resource, set);
+        }
+    }
+    return [...byResource.entries()]
+        .map(([resource, actions]) => `${resource}:${[...actions].sort().join(',')}`)
+        .sort();
+}
+/** Whether a token granted for `granted` also serves `wanted`. */
+function scopesCover(granted, wanted) {
+    const have = new Map();
+    for (const scope of granted) {
+        const { resource, actions } = splitScope(scope);
+        have.set(resource, new Set(actions));
+    }
+    return mergeScopes(wanted).every((scope) => {
+        const { resource, actions } = splitScope(scope);
+        const set = have.get(resource);
+        return set !== undefined && actions.every((action) => set.has(action));
+    });
+}
+function basicAuthorization(username, password) {
+    return `Basic ${Buffer.from(`${username}:${password}`, 'utf8').toString('base64')}`;
+}
+/** A token's lifetime when the server does not say (token spec: 60 seconds). */
+const DEFAULT_TOKEN_LIFETIME_S = 60;
+/** Tokens are renewed this long before they expire, so none expires in flight. */
+const TOKEN_EXPIRY_MARGIN_MS = 10_000;
+/**
+ * Bearer tokens per registry and scope set, until `expires_in` minus a margin. A token
+ * granted for more (`pull,push`) also serves a request that needs less (`pull`).
+ */
+class TokenCache {
+    now;
+    entries = new Map();
+    constructor(now = Date.now) {
+        this.now = now;
+    }
+    get(registry, scopes) {
+        const list = this.entries.get(registry) ?? [];
+        const now = this.now();
+        const live = list.filter((entry) => entry.usableUntil > now);
+        if (live.length !== list.length)
+            this.entries.set(registry, live);
+        // Prefer the exact scope set, then the smallest one that covers the request.
+        const key = mergeScopes(scopes).join(' ');
+        const exact = live.find((entry) => entry.scopes.join(' ') === key);
+        if (exact)
+            return exact.token;
+        return live
+            .filter((entry) => scopesCover(entry.scopes, scopes))
+            .sort((a, b) => a.scopes.length - b.scopes.length)[0]?.token;
+    }
+    set(registry, scopes, token, expiresInS) {
+        const lifetime = Math.max(0, expiresInS) * 1000;
+        const margin = Math.min(TOKEN_EXPIRY_MARGIN_MS, lifetime / 2);
+        const merged = mergeScopes(scopes);
+        const key = merged.join(' ');
+        const list = (this.entries.get(registry) ?? []).filter((entry) => entry.scopes.join(' ') !== key);
+        list.push({ scopes: merged, token, usableUntil: this.now() + lifetime - margin });
+        this.entries.set(registry, list);
+    }
+    /** Forgets every token of a registry that the registry refused. */
+    invalidate(registry, token) {
+        const list = this.entries.get(registry);
+        if (list) {
+            this.entries.set(registry, list.filter((entry) => entry.token !== token));
+        }
+    }
+}
+/** Reads `token` or `access_token` and `expires_in` from a token server's JSON answer. */
+function parseTokenResponse(body) {
+    let parsed;
+    try {
+        parsed = JSON.parse(typeof body === 'string' ? body : body.toString('utf8'));
+    }
+    catch {
+        return undefined;
+    }
+    if (typeof parsed !== 'object' || parsed === null)
+        return undefined;
+    const record = parsed;
+    const token = typeof record.token === 'string' && record.token !== ''
+        ? record.token
+        : typeof record.access_token === 'string' && record.access_token !== ''
+            ? record.access_token
+            : undefined;
+    if (token === undefined)
+        return undefined;
+    const expiresIn = typeof record.expires_in === 'number' && record.expires_in > 0
+        ? record.expires_in
+        : DEFAULT_TOKEN_LIFETIME_S;
+    return { token, expiresIn };
+}
+/** The client id sent with OAuth2 token requests, as the token spec asks. */
+const CLIENT_ID = 'image-builder';
+/**
+ * Gets a token from the challenge's realm for these scopes: with an identity token, the
+ * OAuth2 refresh-token grant (POST); otherwise a GET with `service` and `scope` params,
+ * Basic-authenticated when there are credentials, anonymous when not.
+ */
+async function fetchToken(send, challenge, scopes, credential) {
+    const realm = challenge.params.realm;
+    if (!realm) {
+        throw new RegistryError({
+            method: 'GET',
+            url: '(no realm)',
+            reason: 'the registry asked for a Bearer token without naming a realm',
+        });
+    }
+    const service = challenge.params.service;
+    let method;
+    let url;
+    const headers = { Accept: 'application/json' };
+    let body;
+    if (credential && 'token' in credential) {
+        method = 'POST';
+        url = realm;
+        const form = new URLSearchParams({ grant_type: 'refresh_token' });
+        if (service)
+            form.set('service', service);
+        form.set('client_id', CLIENT_ID);
+        if (scopes.length > 0)
+            form.set('scope', scopes.join(' '));
+        form.set('refresh_token', credential.token);
+        body = form.toString();
+        headers['Content-Type'] = 'application/x-www-form-urlencoded';
+    }
+    else {
+        method = 'GET';
+        const target = new URL(realm);
+        if (service)
+            target.searchParams.set('service', service);
+        for (const scope of scopes)
+            target.searchParams.append('scope', scope);
+        url = target.toString();
+        if (credential)
+            headers.Authorization = basicAuthorization(credential.username, credential.password);
+    }
+    const response = await send({ method, url, headers, ...(body !== undefined ? { body } : {}) });
+    if (response.status < 200 || response.status >= 300) {
+        throw new RegistryError({
+            method,
+            url,
+            status: response.status,
+            errors: parseErrorBody(response.body),
+            reason: `token request failed: ${response.statusText}`,
+            attempts: response.attempts,
+        });
+    }
+    const parsed = parseTokenResponse(response.body);
+    if (!parsed) {
+        throw new RegistryError({
+            method,
+            url,
+            status: response.status,
+            reason: 'the token server answered without a token or access_token',
+        });
+    }
+    return parsed;
+}
+
+;// CONCATENATED MODULE: ./src/registry/transport.ts
+// The HTTP layer under the registry operations, shaped like go-containerregistry's
+// pkg/v1/remote/transport: ping `/v2/` once per registry to learn its challenge, answer it
+// (Basic, or a Bearer token per scope), retry what is retryable with backoff, and follow
+// redirects without carrying the Authorization header to another host.
+
+
+const RETRYABLE_STATUS = new Set([429, 500, 502, 503, 504]);
+// Errors that say "try again later"; a DNS miss or a bad certificate would not heal.
+const RETRYABLE_CODES = new Set([
+    'ECONNRESET',
+    'ECONNREFUSED',
+    'ECONNABORTED',
+    'EPIPE',
+    'ETIMEDOUT',
+    'EAI_AGAIN',
+    'ENETUNREACH',
+    'EHOSTUNREACH',
+    'UND_ERR_SOCKET',
+    'UND_ERR_CLOSED',
+    'UND_ERR_CONNECT_TIMEOUT',
+    'UND_ERR_HEADERS_TIMEOUT',
+    'UND_ERR_BODY_TIMEOUT',
+]);
+const MAX_REDIRECTS = 10;
+const DEFAULT_USER_AGENT = 'image-builder';
+const DEFAULT_RETRY = {
+    attempts: 5,
+    baseDelayMs: 200,
+    maxDelayMs: 5_000,
+    maxRetryAfterMs: 60_000,
+};
+/** The host name of `host[:port]` / `[v6]:port`, lowercase. */
+function hostnameOf(registry) {
+    if (registry.startsWith('[')) {
+        const end = registry.indexOf(']');
+        return registry.slice(0, end + 1).toLowerCase();
+    }
+    return (registry.split(':')[0] ?? '').toLowerCase();
+}
+/** `localhost`, `127.0.0.0/8` and `[::1]`: reached over plain HTTP. */
+function isLoopback(registry) {
+    const host = hostnameOf(registry);
+    if (host === 'localhost' || host === '[::1]')
+        return true;
+    return /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
+/** Docker Hub's API lives on another host than its name. */
+function apiHost(registry) {
+    return registry === 'docker.io' || registry === 'index.docker.io'
+        ? 'registry-1.docker.io'
+        : registry;
+}
+/**
+ * Backoff with full jitter (AWS architecture blog, "Exponential Backoff And Jitter"):
+ * a random wait in [0, min(cap, base·2^(retry-1))).
+ */
+function backoffDelay(retry, options, random) {
+    const ceiling = Math.min(options.maxDelayMs, options.baseDelayMs * 2 ** Math.max(0, retry - 1));
+    return Math.floor(random() * ceiling);
+}
+/** `Retry-After` as milliseconds from now: delta-seconds or an HTTP date (RFC 9110 10.2.3). */
+function parseRetryAfter(value, now = Date.now()) {
+    if (value === null)
+        return undefined;
+    const text = value.trim();
+    if (/^\d+$/.test(text))
+        return Number(text) * 1000;
+    const date = Date.parse(text);
+    if (Number.isNaN(date))
+        return undefined;
+    return Math.max(0, date - now);
+}
+function errorChain(error) {
+    const chain = [];
+    let current = error;
+    while (chain.length < 5 && typeof current === 'object' && current !== null) {
+        chain.push(current);
+        current = current.cause;
+    }
+    return chain;
+}
+function networkErrorCode(error) {
+    for (const link of errorChain(error))
+        if (typeof link.code === 'string')
+            return link.code;
+    return undefined;
+}
+function describeNetworkError(error) {
+    const parts = [];
+    for (const link of errorChain(error)) {
+        const message = typeof link.message === 'string' ? link.message : '';
+        const code = typeof link.code === 'string' ? link.code : '';
+        const text = code && !message.includes(code) ? `${message} (${code})`.trim() : message;
+        if (text && !parts.includes(text))
+            parts.push(text);
+    }
+    return parts.join(': ') || String(error);
+}
+function isRetryableNetworkError(error) {
+    const chain = errorChain(error);
+    if (chain.length === 0 || chain[0]?.name === 'AbortError')
+        return false;
+    const code = networkErrorCode(error);
+    if (code !== undefined)
+        return RETRYABLE_CODES.has(code);
+    return chain.some((link) => typeof link.message === 'string' &&
+        /fetch failed|socket hang up|other side closed|terminated/i.test(link.message));
+}
+/**
+ * Sends registry requests. Counts every HTTP exchange (pings, token requests, redirects and
+ * retries included) in `requestCount`, so callers can hold operations to a budget.
+ */
+class Transport {
+    options;
+    count = 0;
+    fetchFn;
+    retry;
+    now;
+    tokens;
+    pings = new Map();
+    credentialCache = new Map();
+    pendingTokens = new Map();
+    constructor(options) {
+        this.options = options;
+        this.fetchFn = options.fetch ?? ((input, init) => fetch(input, init));
+        this.now = options.now ?? Date.now;
+        this.tokens = new TokenCache(this.now);
+        this.retry = {
+            ...DEFAULT_RETRY,
+            sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+            random: Math.random,
+            ...definedOnly(options.retry ?? {}),
+        };
+        if (this.retry.attempts < 1)
+            this.retry.attempts = 1;
+    }
+    /** HTTP requests sent so far, every kind counted. */
+    get requestCount() {
+        return this.count;
+    }
+    /** `http://host` for loopback and insecure hosts, else `https://host`. */
+    baseUrl(registry) {
+        const insecure = isLoopback(registry) || (this.options.insecure?.(registry) ?? false);
+        return `${insecure ? 'http' : 'https'}://${apiHost(registry)}`;
+    }
+    /**
+     * Sends one registry request, authenticated as the registry asks, and returns whatever
+     * status it ends with; throws RegistryError only when no response came at all.
+     */
+    async request(request) {
+        const state = await this.ping(request.registry);
+        const base = this.baseUrl(request.registry);
+        const url = /^https?:\/\//i.test(request.path) ? request.path : `${base}${request.path}`;
+        let scopes = mergeScopes(request.scopes);
+        let forceNewToken = false;
+        let answeredChallenge = false;
+        for (;;) {
+            const authorization = await this.authorization(request.registry, state, scopes, forceNewToken);
+            const response = await this.sendFollowing(request, url, new URL(base).origin, authorization);
+            if (response.status !== 401 || answeredChallenge)
+                return response;
+            const challenge = pickChallenge(parseChallenges(response.headers.get('www-authenticate')));
+            if (!challenge)
+                return response;
+            const before = state.challenge;
+            if (challenge.scheme === 'bearer') {
+                // The registry names the scope it wants (and says insufficient_scope or
+                // invalid_token): get one fresh token for everything asked so far, once.
+                if (authorization?.startsWith('Bearer ')) {
+                    this.tokens.invalidate(request.registry, authorization.slice('Bearer '.length));
+                }
+                state.challenge = {
+                    scheme: 'bearer',
+                    params: { ...(before?.scheme === 'bearer' ? before.params : {}), ...challenge.params },
+                };
+                delete state.challenge.params.scope;
+                delete state.challenge.params.error;
+                if (challenge.params.scope)
+                    scopes = mergeScopes([...scopes, challenge.params.scope]);
+                forceNewToken = true;
+            }
+            else if (challenge.scheme === 'basic' && before?.scheme !== 'basic') {
+                // The ping let us in anonymously, this resource does not: send credentials.
+                state.challenge = challenge;
+                if (!(await this.credentialsFor(request.registry)))
+                    return response;
+            }
+            else {
+                return response;
+            }
+            answeredChallenge = true;
+        }
+    }
+    /** The challenge the registry's `/v2/` answers with, learned once per registry. */
+    ping(registry) {
+        let pending = this.pings.get(registry);
+        if (!pending) {
+            pending = (async () => {
+                const url = `${this.baseUrl(registry)}/v2/`;
+                const response = await this.sendFollowing({ method: 'GET' }, url, '', undefined);
+                if (response.status === 401) {
+                    const challenge = pickChallenge(parseChallenges(response.headers.get('www-authenticate')));
+                    return challenge ? { challenge } : {};
+                }
+                if (response.status >= 500) {
+                    throw new RegistryError({
+                        method: 'GET',
+                        url,
+                        status: response.status,
+                        reason: response.statusText,
+                        attempts: response.attempts,
+                    });
+                }
+                // 200, or a registry that hides /v2/ (404…): no challenge until a request meets one.
+                return {};
+            })();
+            pending.catch(() => this.pings.delete(registry));
+            this.pings.set(registry, pending);
+        }
+        return pending;
+    }
+    credentialsFor(registry) {
+        let pending = this.credentialCache.get(registry);
+        if (!pending) {
+            pending = this.options.credentials.get(registry);
+            pending.catch(() => this.credentialCache.delete(registry));
+            this.credentialCache.set(registry, pending);
+        }
+        return pending;
+    }
+    async authorization(registry, state, scopes, forceNewToken) {
+        const challenge = state.challenge;
+        if (!challenge)
+            return undefined;
+        const credential = await this.credentialsFor(registry);
+        if (challenge.scheme === 'basic') {
+            if (!credential)
+                return undefined;
+            return 'token' in credential
+                ? `Bearer ${credential.token}`
+                : basicAuthorization(credential.username, credential.password);
+        }
+        if (challenge.scheme !== 'bearer')
+            return undefined;
+        if (!forceNewToken) {
+            const cached = this.tokens.get(registry, scopes);
+            if (cached)
+                return `Bearer ${cached}`;
+        }
+        // The realm's own credentials go only to the realm's origin, like any Authorization.
+        const sender = ({ method, url, headers, body }) => {
+            const { Authorization: realmAuthorization, ...rest } = headers;
+            return this.sendFollowing({ method, headers: rest, ...(body !== undefined ? { body } : {}) }, url, new URL(url).origin, realmAuthorization);
+        };
+        // Requests running in parallel for the same scopes share one token request.
+        const key = `${registry} ${scopes.join(' ')}`;
+        let pending = forceNewToken ? undefined : this.pendingTokens.get(key);
+        if (!pending) {
+            pending = fetchToken(sender, challenge, scopes, credential).then(({ token, expiresIn }) => {
+                this.tokens.set(registry, scopes, token, expiresIn);
+                return token;
+            });
+            const settled = pending;
+            this.pendingTokens.set(key, settled);
+            const forget = () => {
+                if (this.pendingTokens.get(key) === settled)
+                    this.pendingTokens.delete(key);
+            };
+            settled.then(forget, forget);
+        }
+        return `Bearer ${await pending}`;
+    }
+    /**
+     * Sends, following redirects by hand: fetch would forward the Authorization header to
+     * whatever host a redirect names (pre-signed storage URLs must not see it).
+     */
+    async sendFollowing(request, url, authOrigin, authorization) {
+        let method = request.method;
+        let body = request.body;
+        let current = url;
+        for (let hop = 0;; hop++) {
+            const headers = { ...request.headers };
+            headers['User-Agent'] = this.options.userAgent ?? DEFAULT_USER_AGENT;
+            if (authorization && new URL(current).origin === authOrigin) {
+                headers.Authorization = authorization;
+            }
+            if (body === undefined)
+                delete headers['Content-Type'];
+            const response = await this.send(method, current, headers, body);
+            const location = response.headers.get('location');
+            if (![301, 302, 303, 307, 308].includes(response.status) || !location)
+                return response;
+            if (hop >= MAX_REDIRECTS) {
+                throw new RegistryError({ method, url: current, reason: 'too many redirects' });
+            }
+            if (response.status === 303 ||
+                ((response.status === 301 || response.status === 302) && method === 'POST')) {
+                if (method !== 'HEAD')
+                    method = 'GET';
+                body = undefined;
+            }
+            current = new URL(location, current).toString();
+        }
+    }
+    /** One exchange with retries; the body is read here, so a cut body is retried too. */
+    async send(method, url, headers, body) {
+        const { attempts } = this.retry;
+        for (let attempt = 1;; attempt++) {
+            let response;
+            let failure;
+            this.count++;
+            try {
+                const answer = await this.fetchFn(url, {
+                    method,
+                    headers,
+                    redirect: 'manual',
+                    ...(body !== undefined ? { body } : {}),
+                });
+                const bytes = method === 'HEAD' ? Buffer.alloc(0) : Buffer.from(await answer.arrayBuffer());
+                response = {
+                    method,
+                    url,
+                    status: answer.status,
+                    statusText: answer.statusText,
+                    headers: answer.headers,
+                    body: bytes,
+                    attempts: attempt,
+                };
+            }
+            catch (error) {
+                if (!isRetryableNetworkError(error) || attempt >= attempts) {
+                    throw new RegistryError({
+                        method,
+                        url,
+                        reason: describeNetworkError(error),
+                        attempts: attempt,
+                    });
+                }
+                failure = error;
+            }
+            if (response && (!RETRYABLE_STATUS.has(response.status) || attempt >= attempts)) {
+                return response;
+            }
+            const retryAfter = response
+                ? parseRetryAfter(response.headers.get('retry-after'), this.now())
+                : undefined;
+            const delayMs = retryAfter !== undefined
+                ? Math.min(retryAfter, this.retry.maxRetryAfterMs)
+                : backoffDelay(attempt, this.retry, this.retry.random);
+            this.options.onRetry?.({
+                method,
+                url: redactUrl(url),
+                attempt,
+                attempts,
+                delayMs,
+                ...(response ? { status: response.status } : {}),
+                ...(failure !== undefined
+                    ? { error: networkErrorCode(failure) ?? describeNetworkError(failure) }
+                    : {}),
+            });
+            await this.retry.sleep(delayMs);
+        }
+    }
+}
+function definedOnly(value) {
+    return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined));
+}
+
+;// CONCATENATED MODULE: ./src/registry/client.ts
+// Registry operations over the transport, after the OCI distribution spec
+// (https://github.com/opencontainers/distribution-spec/blob/main/spec.md). A retag is
+// crane's (pkg/crane/tag.go): GET the manifest's exact bytes, PUT them under the new tag —
+// the registry already holds every blob the manifest names, so no layer moves.
+
+
+
+
+
+
+const MEDIA_TYPES = {
+    dockerManifest: 'application/vnd.docker.distribution.manifest.v2+json',
+    dockerManifestList: 'application/vnd.docker.distribution.manifest.list.v2+json',
+    ociManifest: 'application/vnd.oci.image.manifest.v1+json',
+    ociIndex: 'application/vnd.oci.image.index.v1+json',
+};
+/** What manifest GET/HEAD accept: the four image manifest types, single and multi-platform. */
+const MANIFEST_ACCEPT = [
+    MEDIA_TYPES.ociIndex,
+    MEDIA_TYPES.ociManifest,
+    MEDIA_TYPES.dockerManifestList,
+    MEDIA_TYPES.dockerManifest,
+].join(', ');
+/** `sha256:<hex>` (or the algorithm of `like`) of some bytes. */
+function digestOf(bytes, like = 'sha256:') {
+    const algorithm = like.slice(0, like.indexOf(':'));
+    if (!['sha256', 'sha384', 'sha512'].includes(algorithm)) {
+        throw new NameError(`unsupported digest algorithm in "${like}"`);
+    }
+    return `${algorithm}:${(0,external_node_crypto_.createHash)(algorithm).update(bytes).digest('hex')}`;
+}
+function toReference(input) {
+    return typeof input === 'string' ? parseReference(input) : input;
+}
+/** What a manifest request names: the digest when there is one, else the tag, else latest. */
+function manifestReference(ref) {
+    return ref.digest ?? ref.tag ?? 'latest';
+}
+function fail(response, reason) {
+    return new RegistryError({
+        method: response.method,
+        url: response.url,
+        status: response.status,
+        errors: parseErrorBody(response.body),
+        reason: reason ?? response.statusText,
+        attempts: response.attempts,
+    });
+}
+function ok(response) {
+    return response.status >= 200 && response.status < 300;
+}
+/** The Content-Type without parameters, or the manifest's own `mediaType` field. */
+function mediaTypeOf(response) {
+    const header = (response.headers.get('content-type') ?? '').split(';')[0]?.trim() ?? '';
+    if (header !== '' && header !== 'application/json' && header !== 'application/octet-stream') {
+        return header;
+    }
+    try {
+        const parsed = JSON.parse(response.body.toString('utf8'));
+        const field = parsed.mediaType;
+        if (typeof field === 'string' && field !== '')
+            return field;
+    }
+    catch {
+        // not JSON: keep the header
+    }
+    return header;
+}
+/** An OCI distribution registry client: manifests, blob existence and mounts, tags. */
+class RegistryClient {
+    transport;
+    constructor(options) {
+        this.transport = new Transport(options);
+    }
+    /** HTTP requests made so far, pings, token requests, redirects and retries included. */
+    get requestCount() {
+        return this.transport.requestCount;
+    }
+    /** The manifest's descriptor, or undefined when the tag or digest does not exist. */
+    async headManifest(input) {
+        const ref = toReference(input);
+        const response = await this.call('HEAD', ref, `manifests/${manifestReference(ref)}`, [pullScope(ref.path)], { Accept: MANIFEST_ACCEPT });
+        if (response.status === 404)
+            return undefined;
+        if (!ok(response))
+            throw fail(response);
+        const digest = response.headers.get('docker-content-digest') ?? ref.digest;
+        if (!digest) {
+            // Registries must send the digest on HEAD; without it only a GET can tell.
+            const manifest = await this.getManifest(ref);
+            return {
+                digest: manifest.digest,
+                mediaType: manifest.mediaType,
+                size: manifest.bytes.length,
+            };
+        }
+        return {
+            digest,
+            mediaType: mediaTypeOf(response),
+            size: Number(response.headers.get('content-length') ?? '0'),
+        };
+    }
+    /** The manifest's exact bytes, checked against the digest asked for or announced. */
+    async getManifest(input) {
+        return this.fetchManifest(toReference(input), false);
+    }
+    /**
+     * Uploads a manifest under a tag or digest of a repository and returns its digest as the
+     * registry reports it (computed from the bytes when it does not).
+     */
+    async putManifest(repository, tagOrDigest, bytes, mediaType) {
+        const ref = toReference(repository);
+        if (!tagOrDigest.includes(':')) {
+            const problem = validateTag(tagOrDigest);
+            if (problem)
+                throw new NameError(problem);
+        }
+        const response = await this.call('PUT', ref, `manifests/${tagOrDigest}`, [pushScope(ref.path)], { 'Content-Type': mediaType }, bytes);
+        if (!ok(response))
+            throw fail(response);
+        return response.headers.get('docker-content-digest') ?? digestOf(bytes);
+    }
+    /**
+     * Adds `targetTag` to the manifest `source` names, in the same repository: one GET and
+     * one PUT of the same bytes, no blob request. Returns the digest, checked to be the
+     * source's.
+     */
+    async tagManifest(source, targetTag) {
+        const ref = toReference(source);
+        const problem = validateTag(targetTag);
+        if (problem)
+            throw new NameError(problem);
+        // Ask for push rights from the start, so one token serves both requests.
+        const manifest = await this.fetchManifest(ref, true);
+        const digest = await this.putManifest({ ...ref, tag: targetTag, digest: undefined }, targetTag, manifest.bytes, manifest.mediaType);
+        if (digest !== manifest.digest) {
+            throw new RegistryError({
+                method: 'PUT',
+                url: `${this.transport.baseUrl(ref.registry)}/v2/${ref.path}/manifests/${targetTag}`,
+                reason: `the registry stored ${digest}, expected the source digest ${manifest.digest}`,
+            });
+        }
+        return digest;
+    }
+    /** Whether the repository has the blob. */
+    async headBlob(repository, digest) {
+        const ref = toReference(repository);
+        const response = await this.call('HEAD', ref, `blobs/${digest}`, [pullScope(ref.path)]);
+        if (response.status === 404)
+            return false;
+        if (!ok(response))
+            throw fail(response);
+        return true;
+    }
+    /** A blob's bytes, checked against its digest; redirects to storage are followed. */
+    async getBlob(repository, digest) {
+        const ref = toReference(repository);
+        const response = await this.call('GET', ref, `blobs/${digest}`, [pullScope(ref.path)]);
+        if (!ok(response))
+            throw fail(response);
+        const actual = digestOf(response.body, digest);
+        if (actual !== digest)
+            throw fail(response, `blob digest mismatch: got ${actual}`);
+        return response.body;
+    }
+    /**
+     * Mounts a blob from another repository of the same registry without uploading it.
+     * True when mounted (201); false when the registry opened an upload instead (202 — the
+     * source is unknown or unreadable), which is then cancelled, or when the registries differ.
+     */
+    async mountBlob(from, to, digest) {
+        const source = toReference(from);
+        const target = toReference(to);
+        if (source.registry !== target.registry)
+            return false;
+        const query = new URLSearchParams({ mount: digest, from: source.path });
+        const scopes = [pushScope(target.path), pullScope(source.path)];
+        const response = await this.call('POST', target, `blobs/uploads/?${query}`, scopes);
+        if (response.status === 201)
+            return true;
+        if (response.status !== 202)
+            throw fail(response);
+        const location = response.headers.get('location');
+        if (location) {
+            try {
+                // The upload session would otherwise linger until the registry purges it.
+                await this.transport.request({
+                    method: 'DELETE',
+                    registry: target.registry,
+                    path: new URL(location, response.url).toString(),
+                    scopes: [pushScope(target.path)],
+                });
+            }
+            catch {
+                // best effort
+            }
+        }
+        return false;
+    }
+    /**
+     * Every tag of a repository, following `Link: <…>; rel="next"` pages. `pageSize` asks
+     * for pages of that many (`n`); registries may ignore it and answer in one page.
+     */
+    async listTags(repository, options = {}) {
+        const ref = toReference(repository);
+        const tags = [];
+        const seen = new Set();
+        let path = `/v2/${ref.path}/tags/list` + (options.pageSize ? `?n=${options.pageSize}` : '');
+        while (path !== undefined) {
+            const response = await this.transport.request({
+                method: 'GET',
+                registry: ref.registry,
+                path,
+                scopes: [pullScope(ref.path)],
+                headers: { Accept: 'application/json' },
+            });
+            if (!ok(response))
+                throw fail(response);
+            let page;
+            try {
+                page = JSON.parse(response.body.toString('utf8'));
+            }
+            catch {
+                throw fail(response, 'the tag list is not JSON');
+            }
+            if (Array.isArray(page.tags)) {
+                for (const tag of page.tags)
+                    if (typeof tag === 'string')
+                        tags.push(tag);
+            }
+            const next = nextLink(response.headers.get('link'));
+            path = undefined;
+            if (next) {
+                const url = new URL(next, response.url).toString();
+                if (!seen.has(url)) {
+                    seen.add(url);
+                    path = url;
+                }
+            }
+        }
+        return tags;
+    }
+    async fetchManifest(ref, forPush) {
+        const response = await this.call('GET', ref, `manifests/${manifestReference(ref)}`, [forPush ? pushScope(ref.path) : pullScope(ref.path)], { Accept: MANIFEST_ACCEPT });
+        if (!ok(response))
+            throw fail(response);
+        const announced = response.headers.get('docker-content-digest') ?? undefined;
+        const expected = ref.digest ?? announced;
+        let digest;
+        if (expected) {
+            digest = digestOf(response.body, expected);
+            if (digest !== expected) {
+                throw fail(response, `manifest digest mismatch: expected ${expected}, got ${digest}`);
+            }
+        }
+        else {
+            digest = digestOf(response.body);
+        }
+        return { bytes: response.body, mediaType: mediaTypeOf(response), digest };
+    }
+    call(method, ref, rest, scopes, headers = {}, body) {
+        return this.transport.request({
+            method,
+            registry: ref.registry,
+            path: `/v2/${ref.path}/${rest}`,
+            scopes,
+            headers,
+            ...(body !== undefined ? { body } : {}),
+        });
+    }
+}
+/** The target of `rel="next"` in a Link header (RFC 8288), if any. */
+function nextLink(header) {
+    if (!header)
+        return undefined;
+    for (const part of header.split(/,(?=\s*<)/)) {
+        const match = /^\s*<([^>]*)>(.*)$/.exec(part);
+        if (!match)
+            continue;
+        const params = match[2] ?? '';
+        if (/;\s*rel\s*=\s*"?([^";]*\s)?next(\s[^";]*)?"?\s*(;|$)/i.test(params))
+            return match[1];
+    }
+    return undefined;
+}
+
+;// CONCATENATED MODULE: ./src/registry/credentials.ts
+// Where registry credentials come from: explicit inputs, the Docker config file
+// (`auths`, `credHelpers`, `credsStore`, as the Docker CLI reads them in cli/config/configfile),
+// and the docker-credential-helpers protocol
+// (https://github.com/docker/docker-credential-helpers#development: `<helper> get` with the
+// server URL on stdin, `{"ServerURL","Username","Secret"}` on stdout).
+
+
+
+
+
+/** The key Docker uses for Docker Hub in `auths` and asks credential helpers about. */
+const DOCKER_HUB_AUTH_KEY = 'https://index.docker.io/v1/';
+const HUB_HOSTS = new Set(['docker.io', 'index.docker.io', 'registry-1.docker.io']);
+/**
+ * The host part of a registry name or of an `auths` key such as `https://ghcr.io/v1/`:
+ * no scheme, no path, lowercase, with every Docker Hub alias as `docker.io`. Two keys name
+ * the same registry when their canonical hosts are equal (Docker's ConvertToHostname).
+ */
+function canonicalHost(key) {
+    const host = (key.replace(/^[a-z][a-z0-9+.-]*:\/\//i, '').split('/')[0] ?? '').toLowerCase();
+    return HUB_HOSTS.has(host) ? 'docker.io' : host;
+}
+/** The `auths` key Docker writes for a registry host: Docker Hub's legacy URL, else the host. */
+function normalizeRegistryHost(host) {
+    const canonical = canonicalHost(host);
+    return canonical === 'docker.io' ? DOCKER_HUB_AUTH_KEY : canonical;
+}
+/** The `auths` key for a reference's registry (`docker.io` → `https://index.docker.io/v1/`). */
+function registryHost(ref) {
+    return normalizeRegistryHost(ref.registry);
+}
+/** Credentials given explicitly, keyed by registry host (any spelling of Docker Hub works). */
+class StaticCredentialStore {
+    entries = new Map();
+    constructor(entries) {
+        for (const [host, credential] of Object.entries(entries)) {
+            this.entries.set(canonicalHost(host), credential);
+        }
+    }
+    async get(host) {
+        return this.entries.get(canonicalHost(host));
+    }
+}
+/** The first store that has credentials for a host answers. */
+class ChainCredentialStore {
+    stores;
+    constructor(stores) {
+        this.stores = stores;
+    }
+    async get(host) {
+        for (const store of this.stores) {
+            const found = await store.get(host);
+            if (found)
+                return found;
+        }
+        return undefined;
+    }
+}
+/** Where the Docker CLI keeps its config file. */
+function dockerConfigPath(env = process.env) {
+    const dir = env.DOCKER_CONFIG || (0,external_node_path_namespaceObject.join)(env.HOME || (0,external_node_os_namespaceObject.homedir)(), '.docker');
+    return (0,external_node_path_namespaceObject.join)(dir, 'config.json');
+}
+/** Parses config.json text, keeping only the credential parts; ConfigError when malformed. */
+function parseDockerConfig(text, source) {
+    let parsed;
+    try {
+        parsed = JSON.parse(text);
+    }
+    catch (error) {
+        throw new ConfigError(`${source}: not valid JSON (${error.message})`);
+    }
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+        throw new ConfigError(`${source}: expected a JSON object`);
+    }
+    const record = parsed;
+    const config = {};
+    if (credentials_isObject(record.auths)) {
+        config.auths = {};
+        for (const [key, value] of Object.entries(record.auths)) {
+            if (!credentials_isObject(value))
+                continue;
+            const entry = {};
+            for (const field of ['auth', 'username', 'password', 'identitytoken']) {
+                const fieldValue = value[field];
+                if (typeof fieldValue === 'string' && fieldValue !== '')
+                    entry[field] = fieldValue;
+            }
+            config.auths[key] = entry;
+        }
+    }
+    if (credentials_isObject(record.credHelpers)) {
+        config.credHelpers = {};
+        for (const [key, value] of Object.entries(record.credHelpers)) {
+            if (typeof value === 'string' && value !== '')
+                config.credHelpers[key] = value;
+        }
+    }
+    if (typeof record.credsStore === 'string' && record.credsStore !== '') {
+        config.credsStore = record.credsStore;
+    }
+    return config;
+}
+/**
+ * Credentials from a Docker config. For a host, a `credHelpers` entry wins, then the
+ * `credsStore`; when neither has credentials, the inline `auths` entry (`auth` as
+ * base64 `user:password`, or `username`/`password`, or `identitytoken`).
+ */
+class DockerConfigCredentialStore {
+    options;
+    config;
+    env;
+    exec;
+    constructor(options = {}) {
+        this.options = options;
+        this.env = options.env ?? process.env;
+        this.exec = options.exec ?? exec;
+    }
+    async get(host) {
+        const config = await this.load();
+        const wanted = canonicalHost(host);
+        const helper = findEntry(config.credHelpers, wanted);
+        if (helper)
+            return this.fromHelper(helper, host);
+        if (config.credsStore) {
+            const stored = await this.fromHelper(config.credsStore, host);
+            if (stored)
+                return stored;
+        }
+        const entry = findEntry(config.auths, wanted);
+        return entry ? fromAuthEntry(entry) : undefined;
+    }
+    load() {
+        if (this.options.config)
+            return Promise.resolve(this.options.config);
+        this.config ??= (async () => {
+            const path = this.options.path ?? dockerConfigPath(this.env);
+            let text;
+            try {
+                text = await (0,promises_namespaceObject.readFile)(path, 'utf8');
+            }
+            catch (error) {
+                if (error.code === 'ENOENT')
+                    return {};
+                throw new ConfigError(`cannot read ${path}: ${error.message}`);
+            }
+            return parseDockerConfig(text, path);
+        })();
+        return this.config;
+    }
+    async fromHelper(name, host) {
+        const command = `docker-credential-${name}`;
+        const serverUrl = normalizeRegistryHost(host);
+        // The output holds the secret: collect it here, never pass it on to a log.
+        const lines = [];
+        const env = {};
+        for (const [key, value] of Object.entries(this.env))
+            if (value !== undefined)
+                env[key] = value;
+        const result = await this.exec({ command, args: ['get'], input: serverUrl, env }, (line) => lines.push(line));
+        const output = lines.join('\n');
+        if (result.exitCode !== 0) {
+            // docker-credential-helpers answer "credentials not found in native keychain".
+            if (/not found/i.test(output))
+                return undefined;
+            const last = lines.filter((line) => line.trim() !== '' && !/secret/i.test(line)).pop();
+            throw new UserError(`${command} get for ${serverUrl} failed with exit code ${result.exitCode}${last ? `: ${last.trim()}` : ''}`);
+        }
+        const answer = parseHelperOutput(output, lines);
+        if (!answer)
+            throw new UserError(`${command} get for ${serverUrl} printed no credentials JSON`);
+        const username = typeof answer.Username === 'string' ? answer.Username : '';
+        const secret = typeof answer.Secret === 'string' ? answer.Secret : '';
+        if (secret === '')
+            return undefined;
+        // Helpers store identity tokens under the user name "<token>" (docker/cli credentials).
+        if (username === '<token>')
+            return { token: secret };
+        return { username, password: secret };
+    }
+}
+function parseHelperOutput(output, lines) {
+    for (const candidate of [output, ...lines]) {
+        const text = candidate.trim();
+        if (!text.startsWith('{'))
+            continue;
+        try {
+            const parsed = JSON.parse(text);
+            if (credentials_isObject(parsed))
+                return parsed;
+        }
+        catch {
+            // stderr may be mixed into the output: try each line
+        }
+    }
+    return undefined;
+}
+function fromAuthEntry(entry) {
+    if (entry.identitytoken)
+        return { token: entry.identitytoken };
+    if (entry.auth) {
+        const decoded = Buffer.from(entry.auth, 'base64').toString('utf8');
+        const colon = decoded.indexOf(':');
+        if (colon > 0)
+            return { username: decoded.slice(0, colon), password: decoded.slice(colon + 1) };
+    }
+    if (entry.username && entry.password) {
+        return { username: entry.username, password: entry.password };
+    }
+    return undefined;
+}
+function findEntry(entries, wanted) {
+    if (!entries)
+        return undefined;
+    for (const [key, value] of Object.entries(entries)) {
+        if (canonicalHost(key) === wanted)
+            return value;
+    }
+    return undefined;
+}
+function credentials_isObject(value) {
+    return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+/** Explicit credentials, keyed by registry host. */
+function staticCredentials(entries) {
+    return new StaticCredentialStore(entries);
+}
+/** Credentials from the Docker config file and its credential helpers. */
+function dockerConfigCredentials(options = {}) {
+    return new DockerConfigCredentialStore(options);
+}
+/** Asks each store in turn; the first with credentials for the host answers. */
+function chainCredentials(stores) {
+    return new ChainCredentialStore(stores);
+}
+/** No credentials anywhere: anonymous access. */
+const anonymousCredentials = { get: async () => undefined };
+/**
+ * Writes credentials in Docker's config.json format to a fresh private folder (0700, file
+ * 0600): `{"auths":{"host":{"auth":"base64(user:password)"}}}`, with Docker Hub under
+ * `https://index.docker.io/v1/` as the Docker CLI and Kaniko expect.
+ */
+async function writeAuthFile(entries) {
+    const dir = await (0,promises_namespaceObject.mkdtemp)((0,external_node_path_namespaceObject.join)((0,external_node_os_namespaceObject.tmpdir)(), 'image-builder-auth-'));
+    await (0,promises_namespaceObject.chmod)(dir, 0o700);
+    const auths = {};
+    for (const [host, { username, password }] of Object.entries(entries)) {
+        auths[normalizeRegistryHost(host)] = {
+            auth: Buffer.from(`${username}:${password}`, 'utf8').toString('base64'),
+        };
+    }
+    const path = (0,external_node_path_namespaceObject.join)(dir, 'config.json');
+    await (0,promises_namespaceObject.writeFile)(path, `${JSON.stringify({ auths }, null, 2)}\n`, { mode: 0o600, flag: 'wx' });
+    // The mode given to writeFile is reduced by the umask; make sure it is exactly 0600.
+    await (0,promises_namespaceObject.chmod)(path, 0o600);
+    return {
+        path,
+        dir,
+        remove: () => (0,promises_namespaceObject.rm)(dir, { recursive: true, force: true }),
+    };
+}
+
+;// CONCATENATED MODULE: ./src/adapters/content-files.ts
+// The content of a build context as git object ids, for content keys. Files git tracks and
+// that are unmodified take the blob id git already knows (one `ls-files` for the whole
+// context, nothing read from disk); modified and untracked ones are hashed by git itself, so
+// the ids are the ones `git add` would give (same object format, same clean filters).
+// Never through a shell; paths travel NUL-separated, or C-quoted where git wants lines.
+
+
+
+
+const SYMLINK_MODE = '120000';
+/**
+ * Every file of the context `include` accepts, with its git object id and mode, sorted by
+ * path. `contextDir` is relative to `repoDir` (the folder the project lives in, which may be
+ * a subfolder of the git work tree); `include` gets paths relative to the context, with `/`.
+ * Files deleted from the work tree are not in the result; ignored files are, when tracked.
+ * A submodule counts as its recorded commit (its work tree is not looked into).
+ */
+async function contextFileHashes(repoDir, contextDir, include) {
+    const context = normaliseContext(contextDir);
+    const pathspec = context === '' ? '.' : context;
+    // Paths of status and of hash-object --stdin-paths are relative to the top of the work
+    // tree, whatever folder git runs in; this prefix turns them into repoDir-relative ones.
+    const prefix = (await git(repoDir, ['rev-parse', '--show-prefix'])).toString('utf8').trim();
+    const [index, status] = await Promise.all([
+        git(repoDir, ['--literal-pathspecs', 'ls-files', '-s', '-z', '--full-name', '--', pathspec]),
+        git(repoDir, [
+            // Status refreshes the index; the optional lock would make concurrent git calls fail.
+            '--no-optional-locks',
+            '--literal-pathspecs',
+            'status',
+            '--porcelain',
+            '-z',
+            '-uall',
+            '--no-renames',
+            '--ignore-submodules=all',
+            '--',
+            pathspec,
+        ]),
+    ]);
+    const inContext = (topPath) => {
+        if (!topPath.startsWith(prefix))
+            return undefined;
+        const repoPath = topPath.slice(prefix.length);
+        if (context === '')
+            return repoPath;
+        return repoPath.startsWith(`${context}/`) ? repoPath.slice(context.length + 1) : undefined;
+    };
+    // Changed paths: whatever the work tree holds now replaces what the index says.
+    const changed = new Set();
+    for (const topPath of parseStatus(status)) {
+        const path = inContext(topPath);
+        if (path !== undefined)
+            changed.add(path);
+    }
+    const files = new Map();
+    for (const entry of parseLsFiles(index)) {
+        const path = inContext(entry.path);
+        if (path !== undefined && !changed.has(path) && include(path)) {
+            files.set(path, { path, hash: entry.hash, mode: entry.mode });
+        }
+    }
+    const toHash = [];
+    const links = [];
+    for (const path of changed) {
+        if (!include(path))
+            continue;
+        const repoPath = context === '' ? path : `${context}/${path}`;
+        const absolute = (0,external_node_path_namespaceObject.join)(repoDir, repoPath);
+        const stats = await lstatOrUndefined(absolute);
+        if (stats === undefined || stats.isDirectory())
+            continue;
+        if (stats.isSymbolicLink()) {
+            links.push({ path, target: await (0,promises_namespaceObject.readlink)(absolute, { encoding: 'buffer' }) });
+        }
+        else if (stats.isFile()) {
+            // git records only the owner's execute bit.
+            toHash.push({
+                path,
+                topPath: prefix + repoPath,
+                mode: stats.mode & 0o100 ? '100755' : '100644',
+            });
+        }
+    }
+    if (toHash.length > 0) {
+        const input = toHash.map((file) => `${quoteLine(file.topPath)}\n`).join('');
+        const ids = readIds(await git(repoDir, ['hash-object', '--stdin-paths'], input));
+        if (ids.length !== toHash.length) {
+            throw new Error(`git hash-object printed ${ids.length} ids for ${toHash.length} paths`);
+        }
+        toHash.forEach((file, i) => files.set(file.path, { path: file.path, hash: ids[i], mode: file.mode }));
+    }
+    // hash-object follows a symlink to its target; git stores the link text itself.
+    for (const link of links) {
+        const [id] = readIds(await git(repoDir, ['hash-object', '--no-filters', '--stdin'], link.target));
+        if (id === undefined)
+            throw new Error(`git hash-object printed no id for ${link.path}`);
+        files.set(link.path, { path: link.path, hash: id, mode: SYMLINK_MODE });
+    }
+    return [...files.values()].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+}
+function normaliseContext(contextDir) {
+    const normal = external_node_path_namespaceObject.posix.normalize(contextDir.replace(/\\/g, '/')).replace(/\/+$/, '');
+    if (normal === '.' || normal === '')
+        return '';
+    if (normal.startsWith('../') || normal === '..' || normal.startsWith('/')) {
+        throw new Error(`context ${contextDir} is not inside the repository folder`);
+    }
+    return normal.replace(/^\.\//, '');
+}
+/** `<mode> <object> <stage>\t<path>` records; conflicted paths (stages 1-3) appear in status too. */
+function parseLsFiles(output) {
+    const entries = [];
+    for (const record of output.toString('utf8').split('\0')) {
+        if (record === '')
+            continue;
+        const tab = record.indexOf('\t');
+        const [mode, hash] = record.slice(0, tab).split(' ');
+        if (tab === -1 || mode === undefined || hash === undefined)
+            continue;
+        entries.push({ mode, hash, path: record.slice(tab + 1) });
+    }
+    return entries;
+}
+/** Paths of `status --porcelain -z`: `XY path`, plus the source path after a rename or copy. */
+function parseStatus(output) {
+    const fields = output.toString('utf8').split('\0');
+    const paths = [];
+    for (let i = 0; i < fields.length; i++) {
+        const field = fields[i];
+        if (field.length < 4)
+            continue;
+        paths.push(field.slice(3));
+        if (field[0] === 'R' || field[0] === 'C')
+            i++;
+    }
+    return paths;
+}
+function readIds(output) {
+    return output
+        .toString('utf8')
+        .split('\n')
+        .map((line) => line.trim())
+        .filter((line) => line !== '');
+}
+/**
+ * hash-object --stdin-paths reads lines (dropping a final CR) and C-unquotes a line that
+ * starts with `"`; so a path with a control character, or starting with a quote, goes quoted.
+ */
+function quoteLine(path) {
+    // eslint-disable-next-line no-control-regex
+    if (!/[\x00-\x1f\x7f]/.test(path) && !path.startsWith('"'))
+        return path;
+    const escapes = {
+        '"': '\\"',
+        '\\': '\\\\',
+        '\n': '\\n',
+        '\r': '\\r',
+        '\t': '\\t',
+    };
+    // eslint-disable-next-line no-control-regex
+    const quoted = path.replace(/["\\\x00-\x1f\x7f]/g, (char) => {
+        return escapes[char] ?? `\\${char.charCodeAt(0).toString(8).padStart(3, '0')}`;
+    });
+    return `"${quoted}"`;
+}
+async function lstatOrUndefined(path) {
+    try {
+        return await (0,promises_namespaceObject.lstat)(path);
+    }
+    catch (error) {
+        const code = error.code;
+        if (code === 'ENOENT' || code === 'ENOTDIR')
+            return undefined;
+        throw error;
+    }
+}
+/** Runs git without a shell; resolves with stdout, rejects with GitError unless it exits 0. */
+function git(cwd, args, input) {
+    const fullArgs = ['-c', 'core.quotePath=false', ...args];
+    return new Promise((resolve, reject) => {
+        const child = (0,external_node_child_process_namespaceObject.spawn)('git', fullArgs, {
+            cwd,
+            env: { ...process.env, GIT_TERMINAL_PROMPT: '0' },
+            stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+        });
+        const stdout = [];
+        const stderr = [];
+        child.stdout?.on('data', (chunk) => stdout.push(chunk));
+        child.stderr?.on('data', (chunk) => stderr.push(chunk));
+        if (input !== undefined)
+            child.stdin?.end(input);
+        child.once('error', (error) => reject(new GitError(args, null, '', error.message)));
+        child.once('close', (code) => {
+            const errorText = Buffer.concat(stderr).toString('utf8');
+            if (code === 0)
+                resolve(Buffer.concat(stdout));
+            else
+                reject(new GitError(args, code, errorText));
+        });
+    });
+}
+
+;// CONCATENATED MODULE: ./src/build/labels.ts
+// The OCI annotations we put on every image as labels
+// (https://github.com/opencontainers/image-spec/blob/main/annotations.md), and the base
+// image they name.
+
+
+const OCI_LABEL = {
+    source: 'org.opencontainers.image.source',
+    revision: 'org.opencontainers.image.revision',
+    created: 'org.opencontainers.image.created',
+    title: 'org.opencontainers.image.title',
+    baseName: 'org.opencontainers.image.base.name',
+    baseDigest: 'org.opencontainers.image.base.digest',
+};
+/** Labels that differ on every run of the same sources: never part of a content key. */
+const VOLATILE_LABELS = [OCI_LABEL.created, OCI_LABEL.revision];
+/** The OCI labels of an image; keys without a value are left out. */
+function imageLabels(input) {
+    const labels = {};
+    if (input.sourceUrl)
+        labels[OCI_LABEL.source] = input.sourceUrl;
+    labels[OCI_LABEL.revision] = input.revision;
+    // RFC 3339 in UTC, e.g. 2024-05-01T12:00:00.000Z (the spec's `created` format).
+    labels[OCI_LABEL.created] = input.created.toISOString();
+    labels[OCI_LABEL.title] = input.title;
+    if (input.base) {
+        labels[OCI_LABEL.baseName] = input.base.name;
+        if (input.base.digest)
+            labels[OCI_LABEL.baseDigest] = input.base.digest;
+    }
+    return labels;
+}
+/**
+ * The external image the final stage (or the `target` stage) is built on, following FROMs
+ * that name earlier stages. Undefined when that chain ends at `scratch`, or at a reference
+ * that could not be resolved (the analysis warned about it). Throws DockerfileError when
+ * no stage is named `target`.
+ */
+function finalBase(info, target) {
+    let index = info.stages.length - 1;
+    if (target !== undefined) {
+        // Stage names are case-insensitive; the analysis keeps them in lowercase.
+        index = info.stages.findIndex((stage) => stage.name === target.toLowerCase());
+        if (index === -1) {
+            const names = info.stages.flatMap((stage) => (stage.name ? [stage.name] : []));
+            throw new DockerfileError(`no stage is named "${target}"` +
+                (names.length > 0 ? ` (stages: ${names.join(', ')})` : ' (no stage has a name)'));
+        }
+    }
+    // Each step goes to an earlier stage, so the walk ends.
+    for (;;) {
+        const stage = info.stages[index];
+        if (stage === undefined)
+            return undefined;
+        const base = stage.base.toLowerCase();
+        if (base === 'scratch')
+            return undefined;
+        let parent = -1;
+        for (let i = 0; i < index && parent === -1; i++) {
+            if (info.stages[i]?.name === base)
+                parent = i;
+        }
+        if (parent === -1) {
+            return info.uses.find((use) => use.kind === 'from' && use.line === stage.line);
+        }
+        index = parent;
+    }
+}
+/**
+ * The base image for the labels: the reference as written (normalised, without digest), and
+ * the digest it is built on: the one `pins` pins it to (a parent rebuilt in this run), else
+ * the one written in the Dockerfile, if any.
+ */
+function baseImage(use, pins) {
+    const name = formatReference({ ...use.reference, digest: undefined });
+    const pinned = pins?.(use);
+    const digest = pinned !== undefined ? parseReference(pinned).digest : use.reference.digest;
+    return digest === undefined ? { name } : { name, digest };
+}
+
+;// CONCATENATED MODULE: ./src/build/content-key.ts
+// A content key names everything a build reads, so that an image already pushed for the
+// same key can be reused instead of built again. It must change whenever the image could,
+// and must not change on a rerun of the same sources: so no dates, no commit sha.
+
+
+/** Bumped whenever the serialisation below changes, so old keys never match new ones. */
+const CONTENT_KEY_VERSION = 1;
+function byCodeUnits(a, b) {
+    return a < b ? -1 : a > b ? 1 : 0;
+}
+function content_key_sortedEntries(record) {
+    return Object.entries(record).sort(([a], [b]) => byCodeUnits(a, b));
+}
+/**
+ * The canonical text a key hashes: JSON of a fixed-order array, every map as entries sorted
+ * by key, files sorted by path, platforms sorted and deduplicated. Exported for debugging
+ * ("why did this key change?" is answered by diffing two of these).
+ *
+ * `["image-builder/content-key", 1, dockerfile, target|null, [platforms], [[arg, value]],
+ * [[parent, digest]], builder, [[label, value]], [[path, mode|null, hash]]]`
+ */
+function contentKeyText(input) {
+    const files = [...input.files].sort((a, b) => byCodeUnits(a.path, b.path));
+    for (let i = 1; i < files.length; i++) {
+        if (files[i].path === files[i - 1].path) {
+            throw new Error(`content key: the file ${files[i].path} is listed twice`);
+        }
+    }
+    const labels = content_key_sortedEntries(input.labelsThatMatter ?? {}).filter(([name]) => !VOLATILE_LABELS.includes(name));
+    return JSON.stringify([
+        'image-builder/content-key',
+        CONTENT_KEY_VERSION,
+        input.dockerfileText,
+        input.target ?? null,
+        [...new Set(input.platforms)].sort(byCodeUnits),
+        content_key_sortedEntries(input.buildArgs),
+        content_key_sortedEntries(input.parentDigests),
+        input.builder,
+        labels,
+        files.map((file) => [file.path, file.mode ?? null, file.hash]),
+    ]);
+}
+/** sha256 (64 hex digits) of contentKeyText. */
+function contentKey(input) {
+    return (0,external_node_crypto_.createHash)('sha256').update(contentKeyText(input), 'utf8').digest('hex');
+}
+
+;// CONCATENATED MODULE: ./src/build/pin.ts
+// A child must be built on the parent pushed moments ago, not on whatever its tag names in
+// the registry (a tag this run may not even push, or that a concurrent run moves). So the
+// Dockerfile is built from a copy whose references to rebuilt parents read `repo@sha256:…`.
+
+
+
+
+
+/**
+ * Pins the uses that name a repository rebuilt in this run (`ghcr.io/acme/base` → its new
+ * digest) to `repository@digest`. A use matches a repository by the rule the image graph
+ * uses (indexRepositories): the same registry and path, or the same path when the use
+ * names no registry host. Throws NameError on an invalid repository name.
+ */
+function pinFor(rebuilt) {
+    const digests = new Map();
+    const repositories = [];
+    for (const [repository, digest] of rebuilt) {
+        const name = repositoryOf(parseReference(repository));
+        digests.set(name, digest);
+        repositories.push({ name, repository: name });
+    }
+    // indexRepositories reads only `name` and `repository`.
+    const index = indexRepositories(repositories);
+    return (use) => {
+        const name = index.find(use);
+        const digest = name === undefined ? undefined : digests.get(name);
+        return name === undefined || digest === undefined ? undefined : `${name}@${digest}`;
+    };
+}
+/**
+ * Writes a copy of the Dockerfile with the uses `pins` answers rewritten (every other byte
+ * as it was) and returns its absolute path. The copy lives in the work folder, outside the
+ * build context, so the context (and what a cache keys on) stays untouched. Throws
+ * DockerfileError (file and line) when the Dockerfile cannot be read or a pin is invalid.
+ */
+async function writePinnedDockerfile(options) {
+    const text = pinReferences(options.dockerfileText, options.dockerfilePath, { ...options.buildArgs }, options.pins);
+    const dir = (0,external_node_path_namespaceObject.resolve)(options.workDir, 'pinned');
+    await (0,promises_namespaceObject.mkdir)(dir, { recursive: true });
+    const name = (0,external_node_path_namespaceObject.basename)(options.dockerfilePath) || 'Dockerfile';
+    const file = (0,external_node_path_namespaceObject.join)(dir, name);
+    await (0,promises_namespaceObject.writeFile)(file, text);
+    if (options.originalDockerfile !== undefined) {
+        const source = `${options.originalDockerfile}.dockerignore`;
+        const copy = `${file}.dockerignore`;
+        await (0,promises_namespaceObject.rm)(copy, { force: true });
+        try {
+            await (0,promises_namespaceObject.copyFile)(source, copy);
+        }
+        catch (error) {
+            if (error.code !== 'ENOENT')
+                throw error;
+        }
+    }
+    return file;
+}
+
+;// CONCATENATED MODULE: ./src/build/scheduler.ts
+// Runs a DAG of tasks with a concurrency limit: a task starts as soon as every parent is
+// done (not level by level), the longest remaining chain first. A failed task skips its
+// descendants; independent tasks go on.
+/**
+ * Longest path (in tasks) from each task to a leaf. Among ready tasks the one that heads
+ * the longest chain goes first: starting it late would stretch the whole run.
+ */
+function chainLengths(tasks) {
+    const children = new Map(tasks.map((task) => [task.name, []]));
+    for (const task of tasks) {
+        for (const parent of task.parents)
+            children.get(parent)?.push(task.name);
+    }
+    const lengths = new Map();
+    const visit = (name) => {
+        const known = lengths.get(name);
+        if (known !== undefined)
+            return known;
+        let longest = 0;
+        for (const child of children.get(name) ?? [])
+            longest = Math.max(longest, visit(child));
+        lengths.set(name, longest + 1);
+        return longest + 1;
+    };
+    for (const task of tasks)
+        visit(task.name);
+    return lengths;
+}
+async function schedule(tasks, run, options) {
+    const names = new Set(tasks.map((task) => task.name));
+    const parents = new Map(tasks.map((task) => [task.name, task.parents.filter((p) => names.has(p))]));
+    const children = new Map(tasks.map((task) => [task.name, []]));
+    for (const [name, list] of parents)
+        for (const parent of list)
+            children.get(parent)?.push(name);
+    const priority = chainLengths(tasks);
+    const waiting = new Map([...parents].map(([name, list]) => [name, list.length]));
+    const results = new Map();
+    let ready = tasks.filter((task) => waiting.get(task.name) === 0).map((task) => task.name);
+    let running = 0;
+    let started = 0;
+    const limit = Math.max(1, options.maxParallel);
+    const skipDescendants = (name, cause) => {
+        for (const child of children.get(name) ?? []) {
+            if (results.has(child))
+                continue;
+            const result = { status: 'skipped', reason: cause };
+            results.set(child, result);
+            options.onFinish?.(child, result);
+            skipDescendants(child, cause);
+        }
+    };
+    return new Promise((resolve) => {
+        const pump = () => {
+            ready.sort((a, b) => (priority.get(b) ?? 0) - (priority.get(a) ?? 0) || (a < b ? -1 : 1));
+            while (running < limit && ready.length > 0) {
+                const name = ready.shift();
+                running++;
+                started++;
+                options.onStart?.(name, started, tasks.length);
+                const began = performance.now();
+                run(name).then((value) => finish(name, { status: 'done', value, seconds: (performance.now() - began) / 1000 }), (error) => finish(name, { status: 'failed', error, seconds: (performance.now() - began) / 1000 }));
+            }
+            if (running === 0 && ready.length === 0)
+                resolve(results);
+        };
+        const finish = (name, result) => {
+            running--;
+            results.set(name, result);
+            options.onFinish?.(name, result);
+            if (result.status === 'done') {
+                for (const child of children.get(name) ?? []) {
+                    const left = (waiting.get(child) ?? 0) - 1;
+                    waiting.set(child, left);
+                    if (left === 0 && !results.has(child))
+                        ready.push(child);
+                }
+            }
+            else {
+                skipDescendants(name, `parent ${name} failed`);
+                ready = ready.filter((candidate) => !results.has(candidate));
+            }
+            pump();
+        };
+        pump();
+    });
+}
+/** Level by level, as a matrix of CI jobs per level runs: for comparison in benchmarks. */
+async function scheduleByLevel(tasks, run, maxParallel) {
+    const level = new Map();
+    const byName = new Map(tasks.map((task) => [task.name, task]));
+    const levelOf = (name) => {
+        const known = level.get(name);
+        if (known !== undefined)
+            return known;
+        const task = byName.get(name);
+        const value = Math.max(-1, ...(task?.parents ?? []).filter((p) => byName.has(p)).map(levelOf)) + 1;
+        level.set(name, value);
+        return value;
+    };
+    const levels = [];
+    for (const task of tasks)
+        (levels[levelOf(task.name)] ??= []).push(task.name);
+    for (const names of levels) {
+        let next = 0;
+        const worker = async () => {
+            while (next < names.length)
+                await run(names[next++]);
+        };
+        await Promise.all(Array.from({ length: Math.min(maxParallel, names.length) }, worker));
+    }
+}
+
+;// CONCATENATED MODULE: ./src/build/run-build.ts
+// Builds the images of a plan: each on the exact parents this run built, skipping what the
+// registry already has, then tags: immutable first, the rest through the registry API, and
+// moving tags (latest) only when every image of the run succeeded.
+
+
+
+
+
+
+
+
+
+/** Tag that records what went into a build, so an identical build is found, not redone. */
+const CONTENT_TAG_PREFIX = 'src-';
+function hostOf(repository) {
+    return parseReference(repository).registry;
+}
+/** Which of an image's tags move with every build (and so wait for the whole run). */
+function movingTags(image, plan) {
+    return image.tags.filter((tag) => MOVING_TAG_RULES.has(tag) && tag !== plan.event.sha);
+}
+async function buildOne(image, env, parents, log) {
+    const { plan, registry } = env;
+    const parentDigests = {};
+    const rebuilt = new Map();
+    for (const parent of image.rebuiltParents) {
+        const outcome = parents.get(parent);
+        if (outcome?.digest === undefined)
+            throw new Error(`parent ${parent} has no digest`);
+        parentDigests[parent] = outcome.digest;
+        rebuilt.set(outcome.repository, outcome.digest);
+    }
+    const analysed = env.dockerfiles.get(image.name);
+    const dockerfileText = analysed?.text ??
+        (image.dockerfile ? await (0,promises_namespaceObject.readFile)(external_node_path_default().join(env.repoDir, image.dockerfile), 'utf8') : '');
+    const filter = env.filters.get(image.name);
+    const files = await contextFileHashes(env.repoDir, image.context, (inside) => filter?.includes(inside) ?? true);
+    const key = contentKey({
+        dockerfileText,
+        files,
+        buildArgs: image.buildArgs,
+        ...(image.target !== undefined ? { target: image.target } : {}),
+        platforms: image.platforms,
+        parentDigests,
+        builder: image.builder,
+    });
+    const contentTag = `${CONTENT_TAG_PREFIX}${key.slice(0, 40)}`;
+    const existing = await registry.headManifest(`${image.repository}:${contentTag}`);
+    let digest;
+    let status;
+    const immutable = image.tags.includes(plan.event.sha) ? plan.event.sha : contentTag;
+    if (existing) {
+        digest = existing.digest;
+        status = 'reused';
+        log(`already built as ${contentTag} (${digest.slice(0, 19)}), not building again`);
+    }
+    else {
+        const workDir = external_node_path_default().join(env.workDir, image.name);
+        const pins = pinFor(rebuilt);
+        const dockerfile = image.dockerfile === undefined
+            ? ''
+            : rebuilt.size > 0
+                ? await writePinnedDockerfile({
+                    dockerfileText,
+                    dockerfilePath: image.dockerfile,
+                    buildArgs: image.buildArgs,
+                    pins,
+                    workDir,
+                    originalDockerfile: external_node_path_default().join(env.repoDir, image.dockerfile),
+                })
+                : external_node_path_default().join(env.repoDir, image.dockerfile);
+        const base = analysed ? finalBase(analysed.info, image.target) : undefined;
+        const labels = imageLabels({
+            ...(env.sourceUrl !== undefined ? { sourceUrl: env.sourceUrl } : {}),
+            revision: plan.event.sha,
+            created: env.now,
+            title: image.name,
+            ...(base !== undefined ? { base: baseImage(base, pins) } : {}),
+        });
+        const result = await env.builderFor(image).build({
+            image: image.name,
+            contextDir: external_node_path_default().join(env.repoDir, image.context),
+            dockerfile,
+            ...(image.target !== undefined ? { target: image.target } : {}),
+            buildArgs: image.buildArgs,
+            labels,
+            platforms: image.platforms,
+            pushRef: `${image.repository}:${immutable}`,
+            authFile: env.authFile,
+            insecure: env.insecure(hostOf(image.repository)),
+            workDir,
+        }, env.exec, log);
+        digest = result.digest;
+        status = 'built';
+        log(`pushed ${image.repository}:${immutable} (${digest})`);
+    }
+    // The content tag and the run's fixed tags go on now; moving tags wait for the whole run.
+    const tags = [immutable];
+    const later = new Set(movingTags(image, plan));
+    for (const tag of [contentTag, ...image.tags]) {
+        if (tags.includes(tag) || later.has(tag))
+            continue;
+        await registry.tagManifest(`${image.repository}@${digest}`, tag);
+        tags.push(tag);
+    }
+    if (status === 'reused' && !tags.includes(contentTag))
+        tags.push(contentTag);
+    return {
+        name: image.name,
+        status,
+        repository: image.repository,
+        digest,
+        tags,
+        ...(status === 'reused' ? { detail: `already built as ${contentTag}` } : {}),
+    };
+}
+function describeError(error) {
+    return error instanceof Error ? error.message : String(error);
+}
+async function runBuild(env) {
+    const { plan } = env;
+    const byName = new Map(plan.images.map((image) => [image.name, image]));
+    const outcomes = new Map();
+    const total = plan.images.length;
+    // Builds run side by side, so each image's output is kept and shown as one group when it
+    // ends: log groups (GitHub) and sections (GitLab) cannot interleave.
+    const results = await schedule(plan.images.map((image) => ({ name: image.name, parents: image.rebuiltParents })), async (name) => {
+        const image = byName.get(name);
+        const lines = [];
+        const flush = (title) => env.group(title, async () => {
+            for (const line of lines)
+                env.log(line);
+        });
+        try {
+            const outcome = await buildOne(image, env, outcomes, (line) => lines.push(line));
+            outcomes.set(name, outcome);
+            await flush(`${name}: ${outcome.status}`);
+            return outcome;
+        }
+        catch (error) {
+            await flush(`${name}: failed`);
+            throw error;
+        }
+    }, {
+        maxParallel: env.maxParallel,
+        onStart: (name, started) => env.log(`[${started}/${total}] ${name}: building`),
+        onFinish: (name, result) => {
+            if (result.status === 'failed')
+                env.log(`${name}: failed: ${describeError(result.error)}`);
+            if (result.status === 'skipped')
+                env.log(`${name}: skipped (${result.reason})`);
+        },
+    });
+    const images = plan.images.map((image) => {
+        const result = results.get(image.name);
+        if (result?.status === 'done')
+            return { ...result.value, seconds: result.seconds };
+        if (result?.status === 'failed') {
+            return {
+                name: image.name,
+                status: 'failed',
+                repository: image.repository,
+                tags: [],
+                detail: describeError(result.error),
+                seconds: result.seconds,
+            };
+        }
+        return {
+            name: image.name,
+            status: 'skipped',
+            repository: image.repository,
+            tags: [],
+            detail: result?.status === 'skipped' ? result.reason : 'not run',
+        };
+    });
+    const ok = images.every((image) => image.status === 'built' || image.status === 'reused');
+    // A failed run never moves latest: consumers of latest get a consistent set or the old one.
+    const heldBack = [];
+    for (const image of plan.images) {
+        const outcome = images.find((candidate) => candidate.name === image.name);
+        for (const tag of movingTags(image, plan)) {
+            if (!ok || outcome.digest === undefined) {
+                heldBack.push(`${image.repository}:${tag}`);
+                continue;
+            }
+            await env.registry.tagManifest(`${image.repository}@${outcome.digest}`, tag);
+            outcome.tags.push(tag);
+        }
+    }
+    return { images, heldBack, ok };
+}
+
+;// CONCATENATED MODULE: ./src/build/build-command.ts
+// The effects around a build: credentials in a private file, a scratch folder, the
+// registry client and the builders; all removed at the end, also on failure or signal.
+
+
+
+
+
+
+
+
+
+
+const LOOPBACK = /^(localhost|127(\.\d+){3}|\[::1\])(:\d+)?$/;
+/** Registries reached over plain HTTP: loopback always, others only when configured. */
+function insecureFor(registries) {
+    return (host) => LOOPBACK.test(host) || registries[host]?.insecure === true;
+}
+function builderFor(env) {
+    const buildah = new BuildahBuilder(buildahSettings(env));
+    return (image) => {
+        if (image.builder === 'auto' || image.builder === 'buildah')
+            return buildah;
+        throw new UserError(`image "${image.name}": builder ${image.builder} is not available in this version; use buildah`);
+    };
+}
+/** Removes the run's private files even when the process is interrupted. */
+function onInterrupt(cleanup) {
+    const handler = (signal) => {
+        void cleanup().finally(() => process.kill(process.pid, signal));
+    };
+    process.once('SIGINT', handler);
+    process.once('SIGTERM', handler);
+    return () => {
+        process.off('SIGINT', handler);
+        process.off('SIGTERM', handler);
+    };
+}
+async function buildPlan(result, settings, host, env) {
+    const { plan, config } = result;
+    const hosts = new Set(plan.images.map((image) => parseReference(image.repository).registry));
+    for (const { info } of result.dockerfiles.values())
+        for (const use of info.uses)
+            hosts.add(use.reference.registry);
+    const explicit = {};
+    if (settings.registryUsername !== undefined && settings.registryPassword !== undefined) {
+        host.mask(settings.registryPassword);
+        for (const image of plan.images) {
+            explicit[parseReference(image.repository).registry] = {
+                username: settings.registryUsername,
+                password: settings.registryPassword,
+            };
+        }
+    }
+    const credentials = chainCredentials([
+        staticCredentials(explicit),
+        dockerConfigCredentials({ env }),
+    ]);
+    const entries = {};
+    for (const registryHost of hosts) {
+        const found = await credentials.get(registryHost);
+        if (found && 'username' in found) {
+            host.mask(found.password);
+            entries[registryHost] = found;
+        }
+    }
+    const authFile = await writeAuthFile(entries);
+    const workDir = await (0,promises_namespaceObject.mkdtemp)(external_node_path_default().join((0,external_node_os_namespaceObject.tmpdir)(), 'image-builder-build-'));
+    const cleanup = async () => {
+        await authFile.remove();
+        await (0,promises_namespaceObject.rm)(workDir, { recursive: true, force: true });
+    };
+    const stopWatching = onInterrupt(cleanup);
+    try {
+        const insecure = insecureFor(config.registries);
+        const registry = new RegistryClient({ credentials, insecure });
+        return await runBuild({
+            plan,
+            repoDir: settings.repoDir,
+            dockerfiles: result.dockerfiles,
+            filters: result.filters,
+            registry,
+            builderFor: builderFor(env),
+            exec: exec,
+            authFile: authFile.path,
+            insecure,
+            workDir,
+            maxParallel: settings.maxParallel ?? config.maxParallel ?? (0,external_node_os_namespaceObject.availableParallelism)(),
+            ...(result.event.repositoryUrl !== undefined
+                ? { sourceUrl: result.event.repositoryUrl }
+                : {}),
+            now: new Date(),
+            log: (line) => host.info(line),
+            group: (title, body) => host.group(title, body),
+        });
+    }
+    finally {
+        stopWatching();
+        await cleanup();
+    }
+}
+
+;// CONCATENATED MODULE: ./src/build/report.ts
+/** The end of a build log: one line per image, then what was held back. */
+function renderBuildText(outcome) {
+    const lines = ['results:'];
+    const width = Math.max(0, ...outcome.images.map((image) => image.name.length));
+    for (const image of outcome.images) {
+        const seconds = image.seconds !== undefined ? ` ${image.seconds.toFixed(1)}s` : '';
+        const where = image.digest !== undefined ? `  ${image.repository}@${image.digest}` : '';
+        lines.push(`  ${image.name.padEnd(width)}  ${image.status}${seconds}${where}`);
+        if (image.tags.length > 0)
+            lines.push(`  ${' '.repeat(width)}  tags: ${image.tags.join(', ')}`);
+        if (image.status === 'failed' || image.status === 'skipped') {
+            lines.push(`  ${' '.repeat(width)}  ${image.detail ?? ''}`);
+        }
+    }
+    if (outcome.heldBack.length > 0) {
+        lines.push(`not moved, because not every image succeeded: ${outcome.heldBack.join(', ')}`);
+    }
+    const count = (status) => outcome.images.filter((image) => image.status === status).length;
+    lines.push(`${count('built')} built, ${count('reused')} already built, ${count('failed')} failed, ${count('skipped')} skipped`);
+    return lines.join('\n');
+}
+/** JSON outputs for later steps. */
+function buildOutputs(outcome) {
+    const names = (statuses) => JSON.stringify(outcome.images.filter((image) => statuses.includes(image.status)).map((image) => image.name));
+    return {
+        images: JSON.stringify(Object.fromEntries(outcome.images.map((image) => [
+            image.name,
+            {
+                status: image.status,
+                repository: image.repository,
+                digest: image.digest ?? null,
+                tags: image.tags,
+            },
+        ]))),
+        built: names(['built', 'reused']),
+        skipped: names(['skipped']),
+        failed: names(['failed']),
+    };
+}
+
 ;// CONCATENATED MODULE: ./src/run.ts
+
+
+
 
 
 
@@ -47933,7 +50390,7 @@ async function run(settings, host, env = process.env) {
         const [owner, repo] = event.repositorySlug.split('/');
         compare = githubCompare(getOctokit(settings.githubToken), owner, repo);
     }
-    const { plan } = await makePlan({
+    const planned = await makePlan({
         git,
         files,
         event,
@@ -47943,6 +50400,7 @@ async function run(settings, host, env = process.env) {
         ...(compare ? { compare } : {}),
         log: (line) => host.info(line),
     });
+    const { plan } = planned;
     for (const warning of plan.warnings) {
         host.warning(warning.message, {
             file: warning.file,
@@ -47955,11 +50413,24 @@ async function run(settings, host, env = process.env) {
     if (settings.command === 'graph') {
         host.info(settings.graphFormat === 'dot' ? renderDot(plan) : renderMermaid(plan));
     }
-    else if (settings.json) {
+    else if (settings.json && settings.command === 'plan') {
         host.info(JSON.stringify(plan, null, 2));
     }
     else {
         host.info(renderPlanText(plan));
+    }
+    if (settings.command === 'build') {
+        const outcome = await buildPlan(planned, settings, host, env);
+        for (const [name, value] of Object.entries(buildOutputs(outcome)))
+            host.setOutput(OUTPUTS[name], value);
+        host.info(renderBuildText(outcome));
+        await host.finish();
+        if (!outcome.ok) {
+            const failed = outcome.images.filter((image) => image.status === 'failed');
+            throw new UserError(`${failed.length} of ${outcome.images.length} images failed: ` +
+                failed.map((image) => `${image.name} (${image.detail ?? 'failed'})`).join('; '));
+        }
+        return;
     }
     await host.finish();
 }
@@ -47979,6 +50450,7 @@ const USAGE = `usage: image-builder <command> [options]
 
 commands:
   plan     show which images a change affects, in build order, with their tags
+  build    build the affected images parents first, push them and add their tags
   graph    print the dependency graph of every image (mermaid, or --format dot)
 
 options:
@@ -47991,10 +50463,13 @@ options:
   --images a,b           only these images
   --json                 print the plan as JSON
   --format mermaid|dot   graph format
+  --max-parallel N       builds at once (default: the number of cores)
   -h, --help             this text
 
 On GitHub Actions (GITHUB_ACTIONS) and GitLab CI (GITLAB_CI) the event is read from the
-environment; elsewhere the repository's HEAD is planned against --since.`;
+environment; elsewhere the repository's HEAD is planned against --since.
+Registry credentials come from IMAGE_BUILDER_REGISTRY_USERNAME and
+IMAGE_BUILDER_REGISTRY_PASSWORD, or the docker config (DOCKER_CONFIG), never from argv.`;
 class UsageError extends UserError {
 }
 async function readStdin() {
@@ -48003,7 +50478,7 @@ async function readStdin() {
         chunks.push(chunk);
     return Buffer.concat(chunks).toString('utf8');
 }
-async function settingsFromArgv(argv) {
+async function settingsFromArgv(argv, env = process.env) {
     let parsed;
     try {
         parsed = (0,external_node_util_.parseArgs)({
@@ -48019,6 +50494,7 @@ async function settingsFromArgv(argv) {
                 images: { type: 'string' },
                 json: { type: 'boolean', default: false },
                 format: { type: 'string', default: 'mermaid' },
+                'max-parallel': { type: 'string' },
                 help: { type: 'boolean', short: 'h', default: false },
             },
         });
@@ -48054,6 +50530,9 @@ async function settingsFromArgv(argv) {
         changedFiles = parseChangedFilesList(text);
     }
     const images = parseList(values.images);
+    const maxParallel = values['max-parallel'];
+    const username = env.IMAGE_BUILDER_REGISTRY_USERNAME;
+    const password = env.IMAGE_BUILDER_REGISTRY_PASSWORD;
     return {
         command: command,
         repoDir,
@@ -48065,6 +50544,10 @@ async function settingsFromArgv(argv) {
         ...(changedFiles !== undefined ? { changedFiles } : {}),
         json: values.json,
         graphFormat: values.format,
+        ...(maxParallel !== undefined
+            ? { maxParallel: parseMaxParallel(maxParallel, '--max-parallel') }
+            : {}),
+        ...(username && password ? { registryUsername: username, registryPassword: password } : {}),
     };
 }
 function hostFor(env) {
@@ -48076,7 +50559,7 @@ function hostFor(env) {
 async function main(argv, env = process.env) {
     const host = hostFor(env);
     try {
-        const settings = await settingsFromArgv(argv);
+        const settings = await settingsFromArgv(argv, env);
         if (settings === 'help') {
             host.info(USAGE);
             return 0;

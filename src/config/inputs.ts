@@ -2,11 +2,11 @@ import path from 'node:path';
 import { UserError } from '../core/errors.js';
 import { INPUTS } from '../names.js';
 import type { Settings } from './settings.js';
-import { COMMANDS, parseList } from './settings.js';
+import { COMMANDS, parseList, parseMaxParallel } from './settings.js';
 
 /** Turns the action's raw inputs into settings; messages say what was expected. */
 export function settingsFromInputs(getInput: (name: string) => string): Settings {
-  const command = getInput(INPUTS.command) || 'plan';
+  const command = getInput(INPUTS.command) || 'build';
   if (!(COMMANDS as readonly string[]).includes(command)) {
     throw new UserError(`input command: expected one of ${COMMANDS.join(', ')}, got "${command}"`);
   }
@@ -24,6 +24,14 @@ export function settingsFromInputs(getInput: (name: string) => string): Settings
   const config = getInput(INPUTS.config);
   const registry = getInput(INPUTS.registry);
   const token = getInput(INPUTS.githubToken);
+  const maxParallel = getInput(INPUTS.maxParallel);
+  const username = getInput(INPUTS.registryUsername);
+  const password = getInput(INPUTS.registryPassword);
+  if ((username === '') !== (password === '')) {
+    throw new UserError(
+      `inputs ${INPUTS.registryUsername} and ${INPUTS.registryPassword} go together: give both or neither`,
+    );
+  }
   return {
     command: command as Settings['command'],
     repoDir: path.resolve(getInput(INPUTS.workingDirectory) || '.'),
@@ -34,5 +42,9 @@ export function settingsFromInputs(getInput: (name: string) => string): Settings
     json: false,
     graphFormat: format,
     ...(token ? { githubToken: token } : {}),
+    ...(maxParallel
+      ? { maxParallel: parseMaxParallel(maxParallel, `input ${INPUTS.maxParallel}`) }
+      : {}),
+    ...(username ? { registryUsername: username, registryPassword: password } : {}),
   };
 }

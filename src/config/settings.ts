@@ -1,6 +1,8 @@
+import { UserError } from '../core/errors.js';
+
 // One typed settings object for a run, made from the action's inputs or the CLI's argv.
 
-export const COMMANDS = ['plan', 'graph'] as const;
+export const COMMANDS = ['plan', 'graph', 'build'] as const;
 export type Command = (typeof COMMANDS)[number];
 
 export interface Settings {
@@ -22,6 +24,20 @@ export interface Settings {
   graphFormat: 'mermaid' | 'dot';
   /** For the GitHub compare API when git history cannot answer. */
   githubToken?: string;
+  /** Builds at once; default: the number of cores. */
+  maxParallel?: number;
+  /** Credentials for the target registry, from inputs or the environment, never argv. */
+  registryUsername?: string;
+  registryPassword?: string;
+}
+
+/** A whole number of at least 1, or a message saying what was expected. */
+export function parseMaxParallel(text: string, what: string): number {
+  const value = Number(text);
+  if (!/^\d+$/.test(text.trim()) || value < 1) {
+    throw new UserError(`${what}: expected a whole number of at least 1, got "${text}"`);
+  }
+  return value;
 }
 
 /** `a, b,,c` → ['a', 'b', 'c']; empty → undefined. */

@@ -29,7 +29,9 @@ export interface RepositoryIndex {
  * Indexes images by their normalised repository. A reference written without a registry
  * host also matches by path alone, so `FROM acme/base` finds `ghcr.io/acme/base`.
  */
-export function indexRepositories(images: readonly ImageSpec[]): RepositoryIndex {
+export function indexRepositories(
+  images: readonly Pick<ImageSpec, 'name' | 'repository'>[],
+): RepositoryIndex {
   const byFullName = new Map<string, string>();
   const byPath = new Map<string, string>();
   for (const image of images) {

@@ -1,0 +1,238 @@
+// The whole build for real: Buildah builds pushed to the distribution registry on
+// 127.0.0.1, children on the exact parents built in the same run, publishing order, a
+// failing RUN, and a rerun that builds and uploads nothing.
+import { copyFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { UserError } from '../../src/core/errors.js';
+import { LocalHost } from '../../src/host/local.js';
+import { run } from '../../src/run.js';
+import type { FileChanges, TempRepo } from '../support/git-repo.js';
+import { cleanupRepos, makeRepo, tempDir } from '../support/git-repo.js';
+import type { TestRegistry } from '../support/registry.js';
+import { startRegistry } from '../support/registry.js';
+
+// Real builds: generous, though the whole file takes seconds here.
+const BUILD_TIMEOUT = 240_000;
+
+let registry: TestRegistry;
+beforeAll(async () => {
+  registry = await startRegistry();
+});
+afterAll(async () => {
+  await registry.stop();
+  await cleanupRepos();
+});
+
+const ACCEPT = [
+  'application/vnd.oci.image.index.v1+json',
+  'application/vnd.oci.image.manifest.v1+json',
+  'application/vnd.docker.distribution.manifest.v2+json',
+  'application/vnd.docker.distribution.manifest.list.v2+json',
+].join(', ');
+
+interface Manifest {
+  config: { digest: string };
+  layers: { digest: string }[];
+}
+
+async function manifestOf(
+  repository: string,
+  reference: string,
+): Promise<{ digest: string; manifest: Manifest } | undefined> {
+  const response = await fetch(`http://${registry.host}/v2/${repository}/manifests/${reference}`, {
+    headers: { Accept: ACCEPT },
+  });
+  if (response.status === 404) return undefined;
+  return {
+    digest: response.headers.get('docker-content-digest') ?? '',
+    manifest: (await response.json()) as Manifest,
+  };
+}
+
+async function labelsOf(repository: string, reference: string): Promise<Record<string, string>> {
+  const found = await manifestOf(repository, reference);
+  const config = await fetch(
+    `http://${registry.host}/v2/${repository}/blobs/${found?.manifest.config.digest}`,
+  );
+  return ((await config.json()) as { config: { Labels: Record<string, string> } }).config.Labels;
+}
+
+/** Blob uploads the registry has logged so far (POST/PUT under /blobs/uploads/). */
+function blobUploads(): number {
+  return registry
+    .log()
+    .split('\n')
+    .filter((line) => /"(POST|PUT) \/v2\/[^"]*\/blobs\/uploads\//.test(line)).length;
+}
+
+const BASE_FILES = (namespace: string): FileChanges => ({
+  'image-builder.yml': `registry: ${registry.host}/${namespace}\nbuild-args:\n  REGISTRY: '{registry}'\n`,
+  'base/Dockerfile':
+    'FROM scratch\nCOPY rootfs/ /\nRUN ["/bin/busybox", "--install", "-s", "/bin"]\nRUN echo base > /release\n',
+  'app/Dockerfile':
+    'ARG REGISTRY\nFROM ${REGISTRY}/base:latest\nCOPY app.txt /app.txt\nRUN cat /release /app.txt > /app.out\n',
+  'app/app.txt': 'app 1\n',
+  'plugin/Dockerfile': 'ARG REGISTRY\nFROM ${REGISTRY}/app:latest\nCOPY plugin.txt /plugin.txt\n',
+  'plugin/plugin.txt': 'plugin 1\n',
+  'web/Dockerfile': 'FROM scratch\nCOPY site/ /srv/\n',
+  'web/site/index.html': '<h1>hi</h1>\n',
+});
+
+async function repoFor(
+  namespace: string,
+  files: FileChanges = {},
+): Promise<{ repo: TempRepo; first: string }> {
+  const repo = await makeRepo();
+  // A static shell from Debian's busybox-static: RUN works in images built FROM scratch.
+  await repo.write({ ...BASE_FILES(namespace), ...files, 'base/rootfs/bin/.keep': '' });
+  await copyFile('/bin/busybox', join(repo.dir, 'base', 'rootfs', 'bin', 'busybox'));
+  await repo.git('add', '-A');
+  const first = await repo.commit('images');
+  return { repo, first };
+}
+
+async function githubPush(repo: TempRepo, before: string, after: string) {
+  const dir = await tempDir('image-builder-event-');
+  const eventPath = join(dir, 'event.json');
+  await writeFile(
+    eventPath,
+    JSON.stringify({
+      before,
+      after,
+      repository: { default_branch: 'main', html_url: 'https://github.com/acme/images' },
+    }),
+  );
+  const lines: string[] = [];
+  const host = new LocalHost(
+    (text) => lines.push(text),
+    (text) => lines.push(text),
+  );
+  const env = {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    GITHUB_ACTIONS: 'true',
+    GITHUB_EVENT_NAME: 'push',
+    GITHUB_EVENT_PATH: eventPath,
+    GITHUB_SHA: after,
+    GITHUB_REF: 'refs/heads/main',
+    GITHUB_REF_NAME: 'main',
+    GITHUB_REF_TYPE: 'branch',
+    GITHUB_REPOSITORY: 'acme/images',
+    GITHUB_SERVER_URL: 'https://github.com',
+  };
+  const error = await run(
+    {
+      command: 'build',
+      repoDir: repo.dir,
+      all: false,
+      json: false,
+      graphFormat: 'mermaid',
+      maxParallel: 2,
+    },
+    host,
+    env,
+  ).then(
+    () => undefined,
+    (caught: unknown) => caught as Error,
+  );
+  return { error, output: lines.join(''), outputs: host.outputs };
+}
+
+describe('build with Buildah into a real registry', () => {
+  test(
+    'a three-level chain and an independent image: children on the parents built in this run',
+    async () => {
+      const { repo, first } = await repoFor('chain');
+      // First the whole set (a new branch: every image), so the registry has them all.
+      const all = await githubPush(repo, '0'.repeat(40), first);
+      expect(all.error).toBeUndefined();
+      const second = await repo.commit('base 2', {
+        'base/Dockerfile':
+          'FROM scratch\nCOPY rootfs/ /\nRUN ["/bin/busybox", "--install", "-s", "/bin"]\nRUN echo base 2 > /release\n',
+      });
+
+      const { error, outputs, output } = await githubPush(repo, first, second);
+      expect(error).toBeUndefined();
+      const images = JSON.parse(outputs.get('images') ?? '{}') as Record<
+        string,
+        { status: string; digest: string; tags: string[] }
+      >;
+      expect(Object.keys(images)).toEqual(['base', 'app', 'plugin']);
+      for (const name of ['base', 'app', 'plugin']) {
+        expect(images[name]?.status).toBe('built');
+        expect(images[name]?.tags).toEqual(expect.arrayContaining([second, 'main', 'latest']));
+        // The tags the run reports are the registry's truth.
+        expect((await manifestOf(`chain/${name}`, second))?.digest).toBe(images[name]?.digest);
+        expect((await manifestOf(`chain/${name}`, 'latest'))?.digest).toBe(images[name]?.digest);
+      }
+      // The child records, and is built on, exactly the parent this run pushed.
+      const appLabels = await labelsOf('chain/app', second);
+      expect(appLabels['org.opencontainers.image.base.digest']).toBe(images.base?.digest);
+      expect(appLabels['org.opencontainers.image.revision']).toBe(second);
+      expect(appLabels['org.opencontainers.image.title']).toBe('app');
+      expect(appLabels['org.opencontainers.image.source']).toBe('https://github.com/acme/images');
+      const baseLayers =
+        (await manifestOf('chain/base', second))?.manifest.layers.map((l) => l.digest) ?? [];
+      const appLayers =
+        (await manifestOf('chain/app', second))?.manifest.layers.map((l) => l.digest) ?? [];
+      expect(baseLayers.length).toBeGreaterThan(0);
+      expect(appLayers.slice(0, baseLayers.length)).toEqual(baseLayers);
+      expect(output).toMatch(/\[1\/3\] base: building/);
+
+      // A rerun of the same push builds nothing and uploads no layer.
+      const uploads = blobUploads();
+      expect(uploads).toBeGreaterThan(0);
+      const rerun = await githubPush(repo, first, second);
+      expect(rerun.error).toBeUndefined();
+      const again = JSON.parse(rerun.outputs.get('images') ?? '{}') as Record<
+        string,
+        { status: string; digest: string }
+      >;
+      expect(Object.values(again).map((image) => image.status)).toEqual([
+        'reused',
+        'reused',
+        'reused',
+      ]);
+      expect(again.app?.digest).toBe(images.app?.digest);
+      expect(blobUploads()).toBe(uploads);
+    },
+    BUILD_TIMEOUT,
+  );
+
+  test(
+    'a failing RUN: siblings pushed, descendants skipped, latest untouched, a clear error',
+    async () => {
+      const { repo, first } = await repoFor('failing');
+      const all = await githubPush(repo, '0'.repeat(40), first);
+      expect(all.error).toBeUndefined();
+      const latestBefore = {
+        app: (await manifestOf('failing/app', 'latest'))?.digest,
+        web: (await manifestOf('failing/web', 'latest'))?.digest,
+      };
+      const second = await repo.commit('break app, change web', {
+        'app/Dockerfile':
+          'ARG REGISTRY\nFROM ${REGISTRY}/base:latest\nRUN echo "compiling…" && echo "error: missing symbol" && exit 3\n',
+        'web/site/index.html': '<h1>hi 2</h1>\n',
+      });
+      const { error, outputs, output } = await githubPush(repo, first, second);
+      expect(error).toBeInstanceOf(UserError);
+      expect(error?.message).toMatch(/1 of 3 images failed: app/);
+      expect(error?.message).toContain('error: missing symbol');
+      const images = JSON.parse(outputs.get('images') ?? '{}') as Record<
+        string,
+        { status: string; detail?: string }
+      >;
+      expect(images.app?.status).toBe('failed');
+      expect(images.plugin?.status).toBe('skipped');
+      expect(JSON.parse(outputs.get('skipped') ?? '[]')).toEqual(['plugin']);
+      expect(images.web?.status).toBe('built');
+      expect(await manifestOf('failing/web', second)).toBeDefined();
+      // latest moves only when the whole run succeeded.
+      expect((await manifestOf('failing/web', 'latest'))?.digest).toBe(latestBefore.web);
+      expect((await manifestOf('failing/app', 'latest'))?.digest).toBe(latestBefore.app);
+      expect(await manifestOf('failing/plugin', second)).toBeUndefined();
+      expect(output).toMatch(/not moved, because not every image succeeded: .*failing\/web:latest/);
+    },
+    BUILD_TIMEOUT,
+  );
+});

@@ -1,0 +1,258 @@
+// Builds the images of a plan: each on the exact parents this run built, skipping what the
+// registry already has, then tags: immutable first, the rest through the registry API, and
+// moving tags (latest) only when every image of the run succeeded.
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { contextFileHashes } from '../adapters/content-files.js';
+import type { Builder, Exec } from '../builders/types.js';
+import type { ContextFilter } from '../core/changes.js';
+import type { Plan, PlannedImage } from '../core/plan.js';
+import { parseReference } from '../core/reference.js';
+import { MOVING_TAG_RULES } from '../core/tags.js';
+import type { DockerfileInfo } from '../core/types.js';
+import type { RegistryClient } from '../registry/client.js';
+import { contentKey } from './content-key.js';
+import { baseImage, finalBase, imageLabels } from './labels.js';
+import { pinFor, writePinnedDockerfile } from './pin.js';
+import { schedule } from './scheduler.js';
+import type { TaskResult } from './scheduler.js';
+
+/** Tag that records what went into a build, so an identical build is found, not redone. */
+export const CONTENT_TAG_PREFIX = 'src-';
+
+export interface ImageOutcome {
+  name: string;
+  status: 'built' | 'reused' | 'failed' | 'skipped';
+  repository: string;
+  digest?: string;
+  /** Tags that point at `digest` after the run. */
+  tags: string[];
+  /** Why it failed or was skipped; for `reused`, which tag already had the content. */
+  detail?: string;
+  seconds?: number;
+}
+
+export interface BuildOutcome {
+  images: ImageOutcome[];
+  /** Moving tags (latest…) held back because some image failed. */
+  heldBack: string[];
+  ok: boolean;
+}
+
+export interface BuildEnvironment {
+  plan: Plan;
+  repoDir: string;
+  dockerfiles: ReadonlyMap<string, { text: string; info: DockerfileInfo }>;
+  filters: ReadonlyMap<string, ContextFilter>;
+  registry: RegistryClient;
+  builderFor: (image: PlannedImage) => Builder;
+  exec: Exec;
+  authFile: string;
+  insecure: (host: string) => boolean;
+  workDir: string;
+  maxParallel: number;
+  sourceUrl?: string;
+  now: Date;
+  log: (line: string) => void;
+  group: <T>(title: string, body: () => Promise<T>) => Promise<T>;
+}
+
+function hostOf(repository: string): string {
+  return parseReference(repository).registry;
+}
+
+/** Which of an image's tags move with every build (and so wait for the whole run). */
+function movingTags(image: PlannedImage, plan: Plan): string[] {
+  return image.tags.filter((tag) => MOVING_TAG_RULES.has(tag) && tag !== plan.event.sha);
+}
+
+async function buildOne(
+  image: PlannedImage,
+  env: BuildEnvironment,
+  parents: ReadonlyMap<string, ImageOutcome>,
+  log: (line: string) => void,
+): Promise<ImageOutcome> {
+  const { plan, registry } = env;
+  const parentDigests: Record<string, string> = {};
+  const rebuilt = new Map<string, string>();
+  for (const parent of image.rebuiltParents) {
+    const outcome = parents.get(parent);
+    if (outcome?.digest === undefined) throw new Error(`parent ${parent} has no digest`);
+    parentDigests[parent] = outcome.digest;
+    rebuilt.set(outcome.repository, outcome.digest);
+  }
+
+  const analysed = env.dockerfiles.get(image.name);
+  const dockerfileText =
+    analysed?.text ??
+    (image.dockerfile ? await readFile(path.join(env.repoDir, image.dockerfile), 'utf8') : '');
+  const filter = env.filters.get(image.name);
+  const files = await contextFileHashes(
+    env.repoDir,
+    image.context,
+    (inside) => filter?.includes(inside) ?? true,
+  );
+  const key = contentKey({
+    dockerfileText,
+    files,
+    buildArgs: image.buildArgs,
+    ...(image.target !== undefined ? { target: image.target } : {}),
+    platforms: image.platforms,
+    parentDigests,
+    builder: image.builder,
+  });
+  const contentTag = `${CONTENT_TAG_PREFIX}${key.slice(0, 40)}`;
+  const existing = await registry.headManifest(`${image.repository}:${contentTag}`);
+
+  let digest: string;
+  let status: ImageOutcome['status'];
+  const immutable = image.tags.includes(plan.event.sha) ? plan.event.sha : contentTag;
+  if (existing) {
+    digest = existing.digest;
+    status = 'reused';
+    log(`already built as ${contentTag} (${digest.slice(0, 19)}), not building again`);
+  } else {
+    const workDir = path.join(env.workDir, image.name);
+    const pins = pinFor(rebuilt);
+    const dockerfile =
+      image.dockerfile === undefined
+        ? ''
+        : rebuilt.size > 0
+          ? await writePinnedDockerfile({
+              dockerfileText,
+              dockerfilePath: image.dockerfile,
+              buildArgs: image.buildArgs,
+              pins,
+              workDir,
+              originalDockerfile: path.join(env.repoDir, image.dockerfile),
+            })
+          : path.join(env.repoDir, image.dockerfile);
+    const base = analysed ? finalBase(analysed.info, image.target) : undefined;
+    const labels = imageLabels({
+      ...(env.sourceUrl !== undefined ? { sourceUrl: env.sourceUrl } : {}),
+      revision: plan.event.sha,
+      created: env.now,
+      title: image.name,
+      ...(base !== undefined ? { base: baseImage(base, pins) } : {}),
+    });
+    const result = await env.builderFor(image).build(
+      {
+        image: image.name,
+        contextDir: path.join(env.repoDir, image.context),
+        dockerfile,
+        ...(image.target !== undefined ? { target: image.target } : {}),
+        buildArgs: image.buildArgs,
+        labels,
+        platforms: image.platforms,
+        pushRef: `${image.repository}:${immutable}`,
+        authFile: env.authFile,
+        insecure: env.insecure(hostOf(image.repository)),
+        workDir,
+      },
+      env.exec,
+      log,
+    );
+    digest = result.digest;
+    status = 'built';
+    log(`pushed ${image.repository}:${immutable} (${digest})`);
+  }
+
+  // The content tag and the run's fixed tags go on now; moving tags wait for the whole run.
+  const tags = [immutable];
+  const later = new Set(movingTags(image, plan));
+  for (const tag of [contentTag, ...image.tags]) {
+    if (tags.includes(tag) || later.has(tag)) continue;
+    await registry.tagManifest(`${image.repository}@${digest}`, tag);
+    tags.push(tag);
+  }
+  if (status === 'reused' && !tags.includes(contentTag)) tags.push(contentTag);
+  return {
+    name: image.name,
+    status,
+    repository: image.repository,
+    digest,
+    tags,
+    ...(status === 'reused' ? { detail: `already built as ${contentTag}` } : {}),
+  };
+}
+
+function describeError(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+export async function runBuild(env: BuildEnvironment): Promise<BuildOutcome> {
+  const { plan } = env;
+  const byName = new Map(plan.images.map((image) => [image.name, image]));
+  const outcomes = new Map<string, ImageOutcome>();
+  const total = plan.images.length;
+
+  // Builds run side by side, so each image's output is kept and shown as one group when it
+  // ends: log groups (GitHub) and sections (GitLab) cannot interleave.
+  const results = await schedule(
+    plan.images.map((image) => ({ name: image.name, parents: image.rebuiltParents })),
+    async (name) => {
+      const image = byName.get(name) as PlannedImage;
+      const lines: string[] = [];
+      const flush = (title: string): Promise<void> =>
+        env.group(title, async () => {
+          for (const line of lines) env.log(line);
+        });
+      try {
+        const outcome = await buildOne(image, env, outcomes, (line) => lines.push(line));
+        outcomes.set(name, outcome);
+        await flush(`${name}: ${outcome.status}`);
+        return outcome;
+      } catch (error) {
+        await flush(`${name}: failed`);
+        throw error;
+      }
+    },
+    {
+      maxParallel: env.maxParallel,
+      onStart: (name, started) => env.log(`[${started}/${total}] ${name}: building`),
+      onFinish: (name, result: TaskResult<unknown>) => {
+        if (result.status === 'failed') env.log(`${name}: failed: ${describeError(result.error)}`);
+        if (result.status === 'skipped') env.log(`${name}: skipped (${result.reason})`);
+      },
+    },
+  );
+
+  const images: ImageOutcome[] = plan.images.map((image) => {
+    const result = results.get(image.name);
+    if (result?.status === 'done')
+      return { ...(result.value as ImageOutcome), seconds: result.seconds };
+    if (result?.status === 'failed') {
+      return {
+        name: image.name,
+        status: 'failed',
+        repository: image.repository,
+        tags: [],
+        detail: describeError(result.error),
+        seconds: result.seconds,
+      };
+    }
+    return {
+      name: image.name,
+      status: 'skipped',
+      repository: image.repository,
+      tags: [],
+      detail: result?.status === 'skipped' ? result.reason : 'not run',
+    };
+  });
+  const ok = images.every((image) => image.status === 'built' || image.status === 'reused');
+
+  // A failed run never moves latest: consumers of latest get a consistent set or the old one.
+  const heldBack: string[] = [];
+  for (const image of plan.images) {
+    const outcome = images.find((candidate) => candidate.name === image.name) as ImageOutcome;
+    for (const tag of movingTags(image, plan)) {
+      if (!ok || outcome.digest === undefined) {
+        heldBack.push(`${image.repository}:${tag}`);
+        continue;
+      }
+      await env.registry.tagManifest(`${image.repository}@${outcome.digest}`, tag);
+      outcome.tags.push(tag);
+    }
+  }
+  return { images, heldBack, ok };
+}
