@@ -2,6 +2,7 @@
 // Each figure is measured in this run next to what it is compared with.
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { benchScheduler } from './scheduler.js';
 
 interface Sample {
   seconds: number;
@@ -74,6 +75,19 @@ rows.push([
   String(plan10k.affected),
   `${(plan10k.seconds / plan1k.seconds).toFixed(1)}x the 1,000-image time`,
 ]);
+
+const scheduler = await benchScheduler();
+results.scheduler = scheduler;
+for (const [workers, figures] of Object.entries(scheduler.workers)) {
+  rows.push([
+    `scheduler, ${scheduler.images} images, ${workers} workers (makespan / critical path)`,
+    figures.dependencyOrder.toFixed(3),
+    '',
+    '',
+    '',
+    `level by level: ${figures.levelByLevel.toFixed(3)}`,
+  ]);
+}
 
 const widths = rows[0]!.map((_, col) => Math.max(...rows.map((row) => (row[col] ?? '').length)));
 for (const row of rows)

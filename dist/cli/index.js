@@ -50050,16 +50050,35 @@ function movingTags(image, plan) {
 }
 async function buildOne(image, env, parents, log) {
     const { plan, registry } = env;
-    const parentDigests = {};
     const rebuilt = new Map();
+    const parentByDigest = new Map();
     for (const parent of image.rebuiltParents) {
         const outcome = parents.get(parent);
         if (outcome?.digest === undefined)
             throw new Error(`parent ${parent} has no digest`);
-        parentDigests[parent] = outcome.digest;
         rebuilt.set(outcome.repository, outcome.digest);
+        parentByDigest.set(outcome.digest, parent);
     }
     const analysed = env.dockerfiles.get(image.name);
+    const pinsNow = pinFor(rebuilt);
+    // Every image the build reads is keyed by the digest it is built on, under the reference
+    // as written: a parent rebuilt now by its new digest, a tag by the digest it points at
+    // now — so an upstream update (a new debian:bookworm) rebuilds instead of reusing.
+    const parentDigests = {};
+    for (const use of analysed?.info.uses ?? []) {
+        const pinned = pinsNow(use);
+        if (pinned !== undefined) {
+            const digest = pinned.slice(pinned.indexOf('@') + 1);
+            parentDigests[use.text] = digest;
+            parentByDigest.delete(digest);
+        }
+        else if (use.reference.digest === undefined) {
+            parentDigests[use.text] = await env.resolveTag(use.text, log);
+        }
+    }
+    // Parents known only through depends-on are keyed by name.
+    for (const [digest, parent] of parentByDigest)
+        parentDigests[parent] = digest;
     const dockerfileText = analysed?.text ??
         (image.dockerfile ? await (0,promises_namespaceObject.readFile)(external_node_path_default().join(env.repoDir, image.dockerfile), 'utf8') : '');
     const filter = env.filters.get(image.name);
@@ -50071,7 +50090,7 @@ async function buildOne(image, env, parents, log) {
         ...(image.target !== undefined ? { target: image.target } : {}),
         platforms: image.platforms,
         parentDigests,
-        builder: image.builder,
+        builder: env.builderFor(image).name,
     });
     const contentTag = `${CONTENT_TAG_PREFIX}${key.slice(0, 40)}`;
     const existing = await registry.headManifest(`${image.repository}:${contentTag}`);
@@ -50085,7 +50104,7 @@ async function buildOne(image, env, parents, log) {
     }
     else {
         const workDir = external_node_path_default().join(env.workDir, image.name);
-        const pins = pinFor(rebuilt);
+        const pins = pinsNow;
         const dockerfile = image.dockerfile === undefined
             ? ''
             : rebuilt.size > 0
@@ -50145,6 +50164,24 @@ async function buildOne(image, env, parents, log) {
 }
 function describeError(error) {
     return error instanceof Error ? error.message : String(error);
+}
+/**
+ * Resolves tags through the registry, each reference once per run. A base that cannot be
+ * resolved (no network, no credentials) is keyed by its text: the build still runs.
+ */
+function tagResolver(registry) {
+    const known = new Map();
+    return (reference, log) => {
+        let digest = known.get(reference);
+        if (digest === undefined) {
+            digest = registry.headManifest(reference).then((found) => found?.digest ?? `unresolved:${reference}`, (error) => {
+                log(`could not resolve ${reference} (${error instanceof Error ? error.message : String(error)}); keyed by its name`);
+                return `unresolved:${reference}`;
+            });
+            known.set(reference, digest);
+        }
+        return digest;
+    };
 }
 async function runBuild(env) {
     const { plan } = env;
@@ -50312,6 +50349,7 @@ async function buildPlan(result, settings, host, env) {
                 : {}),
             now: new Date(),
             log: (line) => host.info(line),
+            resolveTag: tagResolver(registry),
             group: (title, body) => host.group(title, body),
         });
     }

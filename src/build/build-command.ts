@@ -20,7 +20,7 @@ import {
   writeAuthFile,
 } from '../registry/credentials.js';
 import type { BuildOutcome } from './run-build.js';
-import { runBuild } from './run-build.js';
+import { runBuild, tagResolver } from './run-build.js';
 
 type Env = Record<string, string | undefined>;
 
@@ -117,6 +117,7 @@ export async function buildPlan(
         : {}),
       now: new Date(),
       log: (line) => host.info(line),
+      resolveTag: tagResolver(registry),
       group: (title, body) => host.group(title, body),
     });
   } finally {

@@ -54,6 +54,8 @@ export interface BuildEnvironment {
   sourceUrl?: string;
   now: Date;
   log: (line: string) => void;
+  /** The digest a tag points at now, once per reference in a run; `unresolved:` when unknown. */
+  resolveTag: (reference: string, log: (line: string) => void) => Promise<string>;
   group: <T>(title: string, body: () => Promise<T>) => Promise<T>;
 }
 
@@ -73,16 +75,33 @@ async function buildOne(
   log: (line: string) => void,
 ): Promise<ImageOutcome> {
   const { plan, registry } = env;
-  const parentDigests: Record<string, string> = {};
   const rebuilt = new Map<string, string>();
+  const parentByDigest = new Map<string, string>();
   for (const parent of image.rebuiltParents) {
     const outcome = parents.get(parent);
     if (outcome?.digest === undefined) throw new Error(`parent ${parent} has no digest`);
-    parentDigests[parent] = outcome.digest;
     rebuilt.set(outcome.repository, outcome.digest);
+    parentByDigest.set(outcome.digest, parent);
   }
 
   const analysed = env.dockerfiles.get(image.name);
+  const pinsNow = pinFor(rebuilt);
+  // Every image the build reads is keyed by the digest it is built on, under the reference
+  // as written: a parent rebuilt now by its new digest, a tag by the digest it points at
+  // now — so an upstream update (a new debian:bookworm) rebuilds instead of reusing.
+  const parentDigests: Record<string, string> = {};
+  for (const use of analysed?.info.uses ?? []) {
+    const pinned = pinsNow(use);
+    if (pinned !== undefined) {
+      const digest = pinned.slice(pinned.indexOf('@') + 1);
+      parentDigests[use.text] = digest;
+      parentByDigest.delete(digest);
+    } else if (use.reference.digest === undefined) {
+      parentDigests[use.text] = await env.resolveTag(use.text, log);
+    }
+  }
+  // Parents known only through depends-on are keyed by name.
+  for (const [digest, parent] of parentByDigest) parentDigests[parent] = digest;
   const dockerfileText =
     analysed?.text ??
     (image.dockerfile ? await readFile(path.join(env.repoDir, image.dockerfile), 'utf8') : '');
@@ -99,7 +118,7 @@ async function buildOne(
     ...(image.target !== undefined ? { target: image.target } : {}),
     platforms: image.platforms,
     parentDigests,
-    builder: image.builder,
+    builder: env.builderFor(image).name,
   });
   const contentTag = `${CONTENT_TAG_PREFIX}${key.slice(0, 40)}`;
   const existing = await registry.headManifest(`${image.repository}:${contentTag}`);
@@ -113,7 +132,7 @@ async function buildOne(
     log(`already built as ${contentTag} (${digest.slice(0, 19)}), not building again`);
   } else {
     const workDir = path.join(env.workDir, image.name);
-    const pins = pinFor(rebuilt);
+    const pins = pinsNow;
     const dockerfile =
       image.dockerfile === undefined
         ? ''
@@ -178,6 +197,30 @@ async function buildOne(
 
 function describeError(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
+}
+
+/**
+ * Resolves tags through the registry, each reference once per run. A base that cannot be
+ * resolved (no network, no credentials) is keyed by its text: the build still runs.
+ */
+export function tagResolver(registry: RegistryClient): BuildEnvironment['resolveTag'] {
+  const known = new Map<string, Promise<string>>();
+  return (reference, log) => {
+    let digest = known.get(reference);
+    if (digest === undefined) {
+      digest = registry.headManifest(reference).then(
+        (found) => found?.digest ?? `unresolved:${reference}`,
+        (error: unknown) => {
+          log(
+            `could not resolve ${reference} (${error instanceof Error ? error.message : String(error)}); keyed by its name`,
+          );
+          return `unresolved:${reference}`;
+        },
+      );
+      known.set(reference, digest);
+    }
+    return digest;
+  };
 }
 
 export async function runBuild(env: BuildEnvironment): Promise<BuildOutcome> {
