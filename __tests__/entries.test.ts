@@ -111,7 +111,7 @@ describe('CLI', () => {
       ['deploy'],
       {},
       2,
-      /^error: unknown command "deploy" \(commands: plan, graph, build\)\n$/,
+      /^error: unknown command "deploy" \(commands: plan, graph, build, promote\)\n$/,
     ],
     ['an unknown option', ['plan', '--nope'], {}, 2, /^error: Unknown option '--nope'/],
     ['a bad --format', ['graph', '--format', 'png'], {}, 2, /--format must be mermaid or dot/],
@@ -130,7 +130,7 @@ describe('CLI', () => {
       1,
       /no image is named "nope" \(images: app, base, web\)/,
     ],
-  ])('%s ends with one message and exit %d', async (_what, args, env, code, message) => {
+  ])('%s ends with one message and its exit code', async (_what, args, env, code, message) => {
     const { repo } = await exampleRepo();
     const ran = await runNode(CLI, args, repo.dir, env);
     expect(ran.code).toBe(code);
@@ -276,12 +276,18 @@ describe('GitHub action', () => {
   });
 
   test.each([
-    ['INPUT_COMMAND', 'deploy', /input command: expected one of plan, graph, build, got "deploy"/],
+    [
+      'INPUT_COMMAND',
+      'deploy',
+      /input command: expected one of plan, graph, build, promote, got "deploy"/,
+    ],
     ['INPUT_ALL', 'yes', /input all: expected true or false, got "yes"/],
   ])('input %s=%s is refused with what was expected', async (name, value, message) => {
     const { repo } = await exampleRepo();
     const ran = await runNode(ACTION, [], repo.dir, { GITHUB_ACTIONS: 'true', [name]: value });
     expect(ran.code).toBe(1);
     expect(ran.stdout).toMatch(message);
+    // One annotation per mistake, not two.
+    expect(ran.stdout.match(/::error/g)).toHaveLength(1);
   });
 });

@@ -3,6 +3,7 @@
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { benchScheduler } from './scheduler.js';
+import { benchPromote } from './promote.js';
 
 interface Sample {
   seconds: number;
@@ -88,6 +89,17 @@ for (const [workers, figures] of Object.entries(scheduler.workers)) {
     `level by level: ${figures.levelByLevel.toFixed(3)}`,
   ]);
 }
+
+const promotion = await benchPromote();
+results.promotion = promotion;
+rows.push([
+  `promote ${promotion.tags} tags (${promotion.requestsPerTag.toFixed(2)} requests/tag)`,
+  promotion.seconds.toFixed(3),
+  '',
+  '',
+  '',
+  `skopeo copy: ${promotion.skopeoSeconds.toFixed(3)} s, ${promotion.skopeoRequestsPerTag.toFixed(1)} requests/tag; ratio ${promotion.ratio.toFixed(2)}`,
+]);
 
 const widths = rows[0]!.map((_, col) => Math.max(...rows.map((row) => (row[col] ?? '').length)));
 for (const row of rows)

@@ -15,8 +15,9 @@ async function main(): Promise<void> {
     await run(settings, host);
   } catch (error) {
     if (error instanceof UserError) {
+      // One annotation, at the file and line when there is one; setFailed would add a second.
       host.error(error.message, error.position);
-      core.setFailed(error.message);
+      process.exitCode = core.ExitCode.Failure;
     } else {
       core.setFailed(error instanceof Error ? error.message : String(error));
       if (error instanceof Error && error.stack) core.debug(error.stack);

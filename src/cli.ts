@@ -5,7 +5,7 @@ import { detectPlatform } from './adapters/ci-env.js';
 import { parseChangedFilesList } from './core/change-strategy.js';
 import { UserError } from './core/errors.js';
 import type { Command, Settings } from './config/settings.js';
-import { COMMANDS, parseList, parseMaxParallel } from './config/settings.js';
+import { COMMANDS, parseList, parseMaxParallel, promoteSettings } from './config/settings.js';
 import { GitlabHost } from './host/gitlab.js';
 import type { Host } from './host/host.js';
 import { LocalHost } from './host/local.js';
@@ -17,6 +17,7 @@ commands:
   plan     show which images a change affects, in build order, with their tags
   build    build the affected images parents first, push them and add their tags
   graph    print the dependency graph of every image (mermaid, or --format dot)
+  promote  give images' --from tag its --to tags through the registry (no layer moves)
 
 options:
   --repo DIR             the git repository (default: the current folder)
@@ -29,6 +30,7 @@ options:
   --json                 print the plan as JSON
   --format mermaid|dot   graph format
   --max-parallel N       builds at once (default: the number of cores)
+  --from TAG --to A,B    promote: the tag to promote and the tags to give it
   -h, --help             this text
 
 On GitHub Actions (GITHUB_ACTIONS) and GitLab CI (GITLAB_CI) the event is read from the
@@ -64,6 +66,8 @@ export async function settingsFromArgv(
         json: { type: 'boolean', default: false },
         format: { type: 'string', default: 'mermaid' },
         'max-parallel': { type: 'string' },
+        from: { type: 'string' },
+        to: { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
       },
     });
@@ -115,6 +119,7 @@ export async function settingsFromArgv(
       ? { maxParallel: parseMaxParallel(maxParallel, '--max-parallel') }
       : {}),
     ...(username && password ? { registryUsername: username, registryPassword: password } : {}),
+    ...promoteSettings(values.from, values.to, command, '--from', '--to'),
   };
 }
 

@@ -25,6 +25,8 @@ export interface PlanOptions {
   configPath?: string;
   /** Registry given as an input, over the config file's. */
   registry?: string;
+  /** Turns aliases (`ecr`) into a registry host; it may ask the cloud who we are. */
+  resolveRegistry?: (value: string) => Promise<string>;
   /** Changed paths known without git (`--changed-files`). */
   changedFiles?: string[];
   /** The GitHub compare API, for histories git cannot reach. */
@@ -169,6 +171,9 @@ export async function makePlan(options: PlanOptions): Promise<PlanResult> {
     options.event.defaultBranch === undefined && config.defaultBranch !== undefined
       ? { ...options.event, defaultBranch: config.defaultBranch }
       : options.event;
+  const written = options.registry ?? config.registry;
+  const resolved = options.resolveRegistry ? await options.resolveRegistry(written) : written;
+  options = { ...options, registry: resolved };
   const listing = new FileIndex(await git.listFiles());
   const found = findImages(listing.files, config);
   const images = imagesOf(found, config, listing, options);

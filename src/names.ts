@@ -12,6 +12,8 @@ export const INPUTS = {
   maxParallel: 'max-parallel',
   registryUsername: 'registry-username',
   registryPassword: 'registry-password',
+  promoteFrom: 'promote-from',
+  promoteTo: 'promote-to',
 } as const;
 
 export const OUTPUTS = {
@@ -22,6 +24,7 @@ export const OUTPUTS = {
   built: 'built',
   skipped: 'skipped',
   failed: 'failed',
+  promoted: 'promoted',
 } as const;
 
 export const STATE = {

@@ -9,14 +9,28 @@ import type { Host } from './host/host.js';
 import { makePlan } from './make-plan.js';
 import * as github from '@actions/github';
 import { OUTPUTS } from './names.js';
-import { buildPlan } from './build/build-command.js';
+import { buildPlan, registryAccess } from './build/build-command.js';
+import { planPromotion, promoteImages } from './promote/promote.js';
+import type { PlanResult } from './make-plan.js';
 import { buildOutputs, renderBuildText } from './build/report.js';
 import { UserError } from './core/errors.js';
+import { resolveEcrRegistry } from './registry/ecr.js';
+import type { Exec } from './builders/types.js';
 
 type Env = Record<string, string | undefined>;
 
 /** Orchestration only: settings -> event -> plan -> outputs. */
-export async function run(settings: Settings, host: Host, env: Env = process.env): Promise<void> {
+/** What a run reaches the outside world through, where tests need to watch it. */
+export interface RunDependencies {
+  exec?: Exec;
+}
+
+export async function run(
+  settings: Settings,
+  host: Host,
+  env: Env = process.env,
+  dependencies: RunDependencies = {},
+): Promise<void> {
   const git = new Git(settings.repoDir);
   const files = new RepoFiles(settings.repoDir);
   const platform = detectPlatform(env);
@@ -35,11 +49,13 @@ export async function run(settings: Settings, host: Host, env: Env = process.env
   const planned = await makePlan({
     git,
     files,
-    event,
+    // Promotion is about tags in the registry, not about what changed: every image (or --images).
+    event: settings.command === 'promote' ? { ...event, all: true } : event,
     ...(settings.configPath !== undefined ? { configPath: settings.configPath } : {}),
     ...(settings.registry !== undefined ? { registry: settings.registry } : {}),
     ...(settings.changedFiles !== undefined ? { changedFiles: settings.changedFiles } : {}),
     ...(compare ? { compare } : {}),
+    resolveRegistry: (value) => resolveEcrRegistry(value, { env }),
     log: (line) => host.info(line),
   });
   const { plan } = planned;
@@ -54,6 +70,12 @@ export async function run(settings: Settings, host: Host, env: Env = process.env
   host.setOutput(OUTPUTS.affected, JSON.stringify(plan.images.map((image) => image.name)));
   host.setOutput(OUTPUTS.matrix, JSON.stringify(matrixOf(plan)));
 
+  if (settings.command === 'promote') {
+    await promote(planned, settings, host, env);
+    await host.finish();
+    return;
+  }
+
   if (settings.command === 'graph') {
     host.info(settings.graphFormat === 'dot' ? renderDot(plan) : renderMermaid(plan));
   } else if (settings.json && settings.command === 'plan') {
@@ -63,7 +85,7 @@ export async function run(settings: Settings, host: Host, env: Env = process.env
   }
 
   if (settings.command === 'build') {
-    const outcome = await buildPlan(planned, settings, host, env);
+    const outcome = await buildPlan(planned, settings, host, env, dependencies.exec);
     for (const [name, value] of Object.entries(buildOutputs(outcome)))
       host.setOutput(OUTPUTS[name as keyof typeof OUTPUTS], value);
     host.info(renderBuildText(outcome));
@@ -78,4 +100,49 @@ export async function run(settings: Settings, host: Host, env: Env = process.env
     return;
   }
   await host.finish();
+}
+
+/** Gives each image's `promoteFrom` manifest the `promoteTo` tags, through the registry API. */
+async function promote(
+  planned: PlanResult,
+  settings: Settings,
+  host: Host,
+  env: Env,
+): Promise<void> {
+  const { plan, config } = planned;
+  const items = planPromotion({
+    images: plan.images,
+    from: settings.promoteFrom as string,
+    to: settings.promoteTo as string[],
+  });
+  const repositories = plan.images.map((image) => image.repository);
+  const access = registryAccess(repositories, config, settings, host, env);
+  try {
+    const results = await promoteImages({
+      client: access.client,
+      items,
+      log: (line) => host.info(line),
+    });
+    for (const result of results) {
+      for (const target of result.targets) {
+        host.info(`${result.image}: ${target.ref} ${target.action} (${result.digest})`);
+      }
+    }
+    host.setOutput(
+      OUTPUTS.promoted,
+      JSON.stringify(
+        Object.fromEntries(
+          results.map((result) => [
+            result.image,
+            { digest: result.digest, tags: result.targets.map((t) => t.ref) },
+          ]),
+        ),
+      ),
+    );
+    host.info(
+      `promoted ${results.length} image${results.length === 1 ? '' : 's'}; no layer was uploaded`,
+    );
+  } finally {
+    access.close();
+  }
 }

@@ -236,3 +236,48 @@ describe('build with Buildah into a real registry', () => {
     BUILD_TIMEOUT,
   );
 });
+
+describe('promote after a staged build (seed 000: staging, then release)', () => {
+  test(
+    'release points at the staging digest and no layer moves',
+    async () => {
+      const { repo, first } = await repoFor('staged', {
+        'image-builder.yml': `registry: ${registry.host}/staged\ntags: [staging]\nbuild-args:\n  REGISTRY: '{registry}'\n`,
+      });
+      const built = await githubPush(repo, '0'.repeat(40), first);
+      expect(built.error).toBeUndefined();
+      const uploads = blobUploads();
+      const lines: string[] = [];
+      const host = new LocalHost(
+        (text) => lines.push(text),
+        (text) => lines.push(text),
+      );
+      await run(
+        {
+          command: 'promote',
+          repoDir: repo.dir,
+          all: false,
+          json: false,
+          graphFormat: 'mermaid',
+          promoteFrom: 'staging',
+          promoteTo: ['release'],
+        },
+        host,
+        { PATH: process.env.PATH, HOME: process.env.HOME },
+      );
+      for (const name of ['base', 'app', 'plugin', 'web']) {
+        const staging = await manifestOf(`staged/${name}`, 'staging');
+        expect(staging).toBeDefined();
+        expect((await manifestOf(`staged/${name}`, 'release'))?.digest).toBe(staging?.digest);
+      }
+      expect(blobUploads()).toBe(uploads);
+      const promoted = JSON.parse(host.outputs.get('promoted') ?? '{}') as Record<
+        string,
+        { tags: string[] }
+      >;
+      expect(Object.keys(promoted).sort()).toEqual(['app', 'base', 'plugin', 'web']);
+      expect(lines.join('')).toContain('promoted 4 images; no layer was uploaded');
+    },
+    BUILD_TIMEOUT,
+  );
+});

@@ -177,6 +177,42 @@ describe('parseConfig: every key', () => {
   });
 });
 
+describe('parseConfig: build-args for every image and ECR settings', () => {
+  test('are read with their defaults', () => {
+    const config = parseConfig(
+      yaml(
+        'build-args:',
+        "  REGISTRY: '{registry}'",
+        'ecr:',
+        '  create-repositories: true',
+        '  tag-mutability: IMMUTABLE',
+        `  lifecycle-policy: '{"rules":[]}'`,
+      ),
+      FILE,
+    );
+    expect(config.buildArgs).toEqual({ REGISTRY: '{registry}' });
+    expect(config.ecr).toEqual({
+      createRepositories: true,
+      scanOnPush: true,
+      tagMutability: 'IMMUTABLE',
+      lifecyclePolicy: '{"rules":[]}',
+    });
+  });
+
+  test.each([
+    [
+      yaml('ecr:', '  tag-mutability: frozen'),
+      2,
+      /ecr\.tag-mutability: expected MUTABLE or IMMUTABLE/,
+    ],
+    [yaml('ecr:', '  create: true'), 2, /unknown key "create" in ecr/],
+    [yaml('build-args:', '  V: 1.10'), 2, /quote it/],
+  ])('%j is refused at line %d', (text, line, message) => {
+    expect(() => parseConfig(text, FILE)).toThrow(message);
+    expect(() => parseConfig(text, FILE)).toThrow(new RegExp(`^${FILE}:${line}`));
+  });
+});
+
 describe('parseConfig: defaults and derived values', () => {
   test.each([
     ['an empty file', ''],
@@ -201,6 +237,7 @@ describe('parseConfig: defaults and derived values', () => {
       exclude: [],
       buildArgs: {},
       registries: {},
+      ecr: { createRepositories: false, scanOnPush: true },
       images: {},
     });
     expect(DEFAULT_DISCOVERY.map((entry) => entry.pattern)).toEqual([

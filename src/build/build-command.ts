@@ -1,24 +1,29 @@
 // The effects around a build: credentials in a private file, a scratch folder, the
 // registry client and the builders; all removed at the end, also on failure or signal.
-import { mkdtemp, rm } from 'node:fs/promises';
+import { access as fsAccess, mkdtemp, rm } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
 import path from 'node:path';
 import { exec } from '../adapters/exec.js';
+import { chooseBuilder } from '../builders/auto.js';
 import { BuildahBuilder, buildahSettings } from '../builders/buildah.js';
-import type { Builder } from '../builders/types.js';
+import { BuildxBuilder, buildxSettings } from '../builders/buildx.js';
+import { KanikoBuilder, kanikoSettings } from '../builders/kaniko.js';
+import { DEFAULT_PACK_SETTINGS, PackBuilder } from '../builders/pack.js';
+import type { Builder, Exec } from '../builders/types.js';
 import type { Settings } from '../config/settings.js';
 import { UserError } from '../core/errors.js';
 import type { PlannedImage } from '../core/plan.js';
 import { parseReference } from '../core/reference.js';
+import type { BuilderName, Config } from '../core/types.js';
 import type { Host } from '../host/host.js';
 import type { PlanResult } from '../make-plan.js';
 import { RegistryClient } from '../registry/client.js';
-import {
-  chainCredentials,
-  dockerConfigCredentials,
-  staticCredentials,
-  writeAuthFile,
-} from '../registry/credentials.js';
+import type { CredentialStore } from '../registry/credentials.js';
+import { writeAuthFile } from '../registry/credentials.js';
+import { ecrClients, ecrCredentials, isEcrHost } from '../registry/ecr.js';
+import { isEcrPublic } from '../registry/ecr-public.js';
+import { keychain } from '../registry/keychain.js';
+import { checkRepositories } from '../registry/repositories.js';
 import type { BuildOutcome } from './run-build.js';
 import { runBuild, tagResolver } from './run-build.js';
 
@@ -33,14 +38,72 @@ export function insecureFor(
   return (host) => LOOPBACK.test(host) || registries[host]?.insecure === true;
 }
 
-function builderFor(env: Env): (image: PlannedImage) => Builder {
-  const buildah = new BuildahBuilder(buildahSettings(env));
-  return (image) => {
-    if (image.builder === 'auto' || image.builder === 'buildah') return buildah;
-    throw new UserError(
-      `image "${image.name}": builder ${image.builder} is not available in this version; use buildah`,
-    );
+/**
+ * One backend per builder name for the run; `auto` is decided once per image kind, and the
+ * choice and its reason are logged.
+ */
+async function chooseBuilders(
+  images: readonly PlannedImage[],
+  env: Env,
+  execute: Exec,
+  registry: RegistryClient,
+  host: Host,
+): Promise<Map<string, Builder>> {
+  const backends = new Map<BuilderName, Builder>();
+  const backend = (name: Exclude<BuilderName, 'auto'>): Builder => {
+    let builder = backends.get(name);
+    if (builder === undefined) {
+      if (name === 'buildah') builder = new BuildahBuilder(buildahSettings(env));
+      else if (name === 'buildx') builder = new BuildxBuilder(buildxSettings(env));
+      // Several images in one Kaniko container: clean its filesystem between builds.
+      else if (name === 'kaniko')
+        builder = new KanikoBuilder(kanikoSettings(env, { cleanup: images.length > 1 }));
+      else {
+        builder = new PackBuilder({
+          ...DEFAULT_PACK_SETTINGS,
+          resolveDigest: async (ref) => {
+            const found = await registry.headManifest(ref);
+            if (!found)
+              throw new UserError(`pack published ${ref}, but the registry does not have it`);
+            return found.digest;
+          },
+        });
+      }
+      backends.set(name, builder);
+    }
+    return builder;
   };
+  const automatic = new Map<string, Promise<Exclude<BuilderName, 'auto'>>>();
+  const chosen = new Map<string, Builder>();
+  for (const image of images) {
+    let name: Exclude<BuilderName, 'auto'>;
+    if (image.builder !== 'auto') {
+      name = image.builder;
+    } else {
+      let choice = automatic.get(image.kind);
+      if (choice === undefined) {
+        choice = chooseBuilder({ env, exec: execute, fileExists, kind: image.kind }).then(
+          (found) => {
+            host.info(`builder: ${found.name} for ${image.kind} images (${found.reason})`);
+            return found.name;
+          },
+        );
+        automatic.set(image.kind, choice);
+      }
+      name = await choice;
+    }
+    chosen.set(image.name, backend(name));
+  }
+  return chosen;
+}
+
+async function fileExists(file: string): Promise<boolean> {
+  try {
+    await fsAccess(file);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** Removes the run's private files even when the process is interrupted. */
@@ -56,34 +119,103 @@ function onInterrupt(cleanup: () => Promise<void>): () => void {
   };
 }
 
+/** Credentials and a registry client for the repositories a run touches. */
+export interface RegistryAccess {
+  credentials: CredentialStore;
+  client: RegistryClient;
+  insecure: (host: string) => boolean;
+  close(): void;
+}
+
+export function registryAccess(
+  repositories: readonly string[],
+  config: Config,
+  settings: Settings,
+  host: Host,
+  env: Env,
+): RegistryAccess {
+  const targets = [
+    ...new Set(repositories.map((repository) => parseReference(repository).registry)),
+  ];
+  if (settings.registryPassword !== undefined) host.mask(settings.registryPassword);
+  const needsEcr = targets.some((target) => isEcrHost(target) || isEcrPublic(target));
+  const ecr = needsEcr ? ecrCredentials({ mask: (secret) => host.mask(secret) }) : undefined;
+  const credentials = keychain({
+    env,
+    ...(settings.registryUsername !== undefined && settings.registryPassword !== undefined
+      ? {
+          explicit: {
+            hosts: targets,
+            username: settings.registryUsername,
+            password: settings.registryPassword,
+          },
+        }
+      : {}),
+    ...(settings.githubToken !== undefined ? { githubToken: settings.githubToken } : {}),
+    ...(ecr ? { ecr } : {}),
+  });
+  const insecure = insecureFor(config.registries);
+  return {
+    credentials,
+    client: new RegistryClient({ credentials, insecure }),
+    insecure,
+    close: () => ecr?.destroy(),
+  };
+}
+
+/** Seed 000's "confirm the repositories line up": every ECR target exists, or is created. */
+export async function ensureRepositories(
+  repositories: readonly string[],
+  config: Config,
+  host: Host,
+): Promise<void> {
+  const ecrTargets = repositories.filter((repository) => {
+    const registry = parseReference(repository).registry;
+    return isEcrHost(registry) || isEcrPublic(registry);
+  });
+  if (ecrTargets.length === 0) return;
+  const clients = ecrClients();
+  try {
+    const result = await checkRepositories({
+      repositories: ecrTargets,
+      create: config.ecr.createRepositories,
+      settings: {
+        scanOnPush: config.ecr.scanOnPush,
+        ...(config.ecr.tagMutability !== undefined
+          ? { tagMutability: config.ecr.tagMutability }
+          : {}),
+        ...(config.ecr.lifecyclePolicy !== undefined
+          ? { lifecyclePolicy: config.ecr.lifecyclePolicy }
+          : {}),
+      },
+      clientFor: clients,
+    });
+    for (const created of result.created) host.info(`created ECR repository ${created}`);
+  } finally {
+    clients.destroy();
+  }
+}
+
 export async function buildPlan(
   result: PlanResult,
   settings: Settings,
   host: Host,
   env: Env,
+  execute: Exec = exec,
 ): Promise<BuildOutcome> {
   const { plan, config } = result;
-  const hosts = new Set(plan.images.map((image) => parseReference(image.repository).registry));
-  for (const { info } of result.dockerfiles.values())
-    for (const use of info.uses) hosts.add(use.reference.registry);
+  const repositories = plan.images.map((image) => image.repository);
+  await ensureRepositories(repositories, config, host);
+  const access = registryAccess(repositories, config, settings, host, env);
 
-  const explicit: Record<string, { username: string; password: string }> = {};
-  if (settings.registryUsername !== undefined && settings.registryPassword !== undefined) {
-    host.mask(settings.registryPassword);
-    for (const image of plan.images) {
-      explicit[parseReference(image.repository).registry] = {
-        username: settings.registryUsername,
-        password: settings.registryPassword,
-      };
-    }
+  // The builder also pulls parents and bases: give it what we have for those hosts too.
+  const hosts = new Set(repositories.map((repository) => parseReference(repository).registry));
+  for (const { info } of result.dockerfiles.values()) {
+    for (const use of info.uses) hosts.add(use.reference.registry);
   }
-  const credentials = chainCredentials([
-    staticCredentials(explicit),
-    dockerConfigCredentials({ env }),
-  ]);
   const entries: Record<string, { username: string; password: string }> = {};
   for (const registryHost of hosts) {
-    const found = await credentials.get(registryHost);
+    const found = await access.credentials.get(registryHost).catch(() => undefined);
     if (found && 'username' in found) {
       host.mask(found.password);
       entries[registryHost] = found;
@@ -98,30 +230,36 @@ export async function buildPlan(
   };
   const stopWatching = onInterrupt(cleanup);
   try {
-    const insecure = insecureFor(config.registries);
-    const registry = new RegistryClient({ credentials, insecure });
+    const builders = await chooseBuilders(plan.images, env, execute, access.client, host);
+    // Kaniko builds one image at a time in its container.
+    const serial = [...builders.values()].some(
+      (builder) => 'requiresSerialBuilds' in builder && builder.requiresSerialBuilds === true,
+    );
     return await runBuild({
       plan,
       repoDir: settings.repoDir,
       dockerfiles: result.dockerfiles,
       filters: result.filters,
-      registry,
-      builderFor: builderFor(env),
-      exec,
+      registry: access.client,
+      builderFor: (image) => builders.get(image.name) as Builder,
+      exec: execute,
       authFile: authFile.path,
-      insecure,
+      insecure: access.insecure,
       workDir,
-      maxParallel: settings.maxParallel ?? config.maxParallel ?? availableParallelism(),
+      maxParallel: serial
+        ? 1
+        : (settings.maxParallel ?? config.maxParallel ?? availableParallelism()),
       ...(result.event.repositoryUrl !== undefined
         ? { sourceUrl: result.event.repositoryUrl }
         : {}),
       now: new Date(),
       log: (line) => host.info(line),
-      resolveTag: tagResolver(registry),
+      resolveTag: tagResolver(access.client),
       group: (title, body) => host.group(title, body),
     });
   } finally {
     stopWatching();
+    access.close();
     await cleanup();
   }
 }

@@ -61,6 +61,7 @@ export function defaultConfig(): Config {
     exclude: [],
     buildArgs: {},
     registries: {},
+    ecr: { createRepositories: false, scanOnPush: true },
     images: {},
   });
 }

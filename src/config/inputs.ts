@@ -2,7 +2,7 @@ import path from 'node:path';
 import { UserError } from '../core/errors.js';
 import { INPUTS } from '../names.js';
 import type { Settings } from './settings.js';
-import { COMMANDS, parseList, parseMaxParallel } from './settings.js';
+import { COMMANDS, parseList, parseMaxParallel, promoteSettings } from './settings.js';
 
 /** Turns the action's raw inputs into settings; messages say what was expected. */
 export function settingsFromInputs(getInput: (name: string) => string): Settings {
@@ -46,5 +46,12 @@ export function settingsFromInputs(getInput: (name: string) => string): Settings
       ? { maxParallel: parseMaxParallel(maxParallel, `input ${INPUTS.maxParallel}`) }
       : {}),
     ...(username ? { registryUsername: username, registryPassword: password } : {}),
+    ...promoteSettings(
+      getInput(INPUTS.promoteFrom),
+      getInput(INPUTS.promoteTo),
+      command,
+      `input ${INPUTS.promoteFrom}`,
+      `input ${INPUTS.promoteTo}`,
+    ),
   };
 }

@@ -64,6 +64,12 @@ interface RawConfig {
   'build-args'?: Record<string, string>;
   images?: Record<string, RawImage | null>;
   registries?: Record<string, { insecure?: boolean }>;
+  ecr?: {
+    'create-repositories'?: boolean;
+    'scan-on-push'?: boolean;
+    'tag-mutability'?: 'MUTABLE' | 'IMMUTABLE';
+    'lifecycle-policy'?: string;
+  };
 }
 
 interface RawDiscovery {
@@ -456,6 +462,16 @@ function convert(raw: RawConfig, source: YamlSource): Config {
     watch: (raw.watch ?? []).map(normalizeGlob),
     exclude: (raw.exclude ?? []).map(normalizeGlob),
     buildArgs: copyRecord(raw['build-args'] ?? {}),
+    ecr: {
+      createRepositories: raw.ecr?.['create-repositories'] ?? false,
+      scanOnPush: raw.ecr?.['scan-on-push'] ?? true,
+      ...(raw.ecr?.['tag-mutability'] !== undefined
+        ? { tagMutability: raw.ecr['tag-mutability'] }
+        : {}),
+      ...(raw.ecr?.['lifecycle-policy'] !== undefined
+        ? { lifecyclePolicy: raw.ecr['lifecycle-policy'] }
+        : {}),
+    },
     registries: Object.fromEntries(
       Object.entries(raw.registries ?? {}).map(([host, settings]) => [
         host,

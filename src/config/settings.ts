@@ -2,7 +2,7 @@ import { UserError } from '../core/errors.js';
 
 // One typed settings object for a run, made from the action's inputs or the CLI's argv.
 
-export const COMMANDS = ['plan', 'graph', 'build'] as const;
+export const COMMANDS = ['plan', 'graph', 'build', 'promote'] as const;
 export type Command = (typeof COMMANDS)[number];
 
 export interface Settings {
@@ -29,6 +29,9 @@ export interface Settings {
   /** Credentials for the target registry, from inputs or the environment, never argv. */
   registryUsername?: string;
   registryPassword?: string;
+  /** promote: the tag to promote from, and the tags to give the same manifest. */
+  promoteFrom?: string;
+  promoteTo?: string[];
 }
 
 /** A whole number of at least 1, or a message saying what was expected. */
@@ -48,4 +51,24 @@ export function parseList(text: string | undefined): string[] | undefined {
     .map((item) => item.trim())
     .filter((item) => item !== '');
   return items.length > 0 ? items : undefined;
+}
+
+/** `promote` needs a source tag and at least one target tag; other commands take neither. */
+export function promoteSettings(
+  from: string | undefined,
+  to: string | undefined,
+  command: string,
+  fromName: string,
+  toName: string,
+): Pick<Settings, 'promoteFrom' | 'promoteTo'> {
+  const targets = parseList(to);
+  if (command !== 'promote') {
+    if (from || targets)
+      throw new UserError(`${fromName} and ${toName} go with the promote command`);
+    return {};
+  }
+  if (!from) throw new UserError(`promote needs ${fromName}: the tag to promote, e.g. staging`);
+  if (!targets)
+    throw new UserError(`promote needs ${toName}: the tags to give it, e.g. release,latest`);
+  return { promoteFrom: from, promoteTo: targets };
 }

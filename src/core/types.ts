@@ -77,6 +77,13 @@ export interface Config {
   buildArgs: Record<string, string>;
   /** Settings per registry host (with port). */
   registries: Record<string, { insecure: boolean }>;
+  /** ECR repositories: create the missing ones, and with which settings. */
+  ecr: {
+    createRepositories: boolean;
+    scanOnPush: boolean;
+    tagMutability?: 'MUTABLE' | 'IMMUTABLE';
+    lifecyclePolicy?: string;
+  };
   defaultBranch?: string;
   maxParallel?: number;
   images: Record<string, ImageConfig>;

@@ -1,0 +1,338 @@
+// Moving an image's content between repositories without a daemon: what a manifest
+// references, and blob transfers — a cross-repository mount where the registry allows it
+// (distribution spec, "Mounting a blob from another repository"), else a copy streamed in
+// bounded chunks: ranged GETs (RFC 9110 §14) from the source and a chunked upload
+// (POST, PATCH with Content-Range, PUT ?digest=) to the target, so a layer is never held
+// in memory whole.
+import { createHash } from 'node:crypto';
+import { repositoryOf } from '../core/reference.js';
+import type { ImageReference } from '../core/types.js';
+import { pullScope, pushScope } from '../registry/auth.js';
+import { MEDIA_TYPES, type Manifest, type RegistryClient } from '../registry/client.js';
+import { RegistryError, parseErrorBody } from '../registry/errors.js';
+import type { TransportResponse } from '../registry/transport.js';
+
+/** A content descriptor (OCI image spec, descriptor.md): what a manifest points at. */
+export interface Descriptor {
+  digest: string;
+  size: number;
+  mediaType?: string;
+  /** Foreign (non-distributable) layers live at these URLs, not in the registry. */
+  urls?: string[];
+}
+
+/** What a manifest references: child manifests (an index) or blobs (an image manifest). */
+export type ManifestContent =
+  { kind: 'index'; manifests: Descriptor[] } | { kind: 'image'; blobs: Descriptor[] };
+
+const INDEX_TYPES = new Set<string>([MEDIA_TYPES.ociIndex, MEDIA_TYPES.dockerManifestList]);
+// Docker's non-distributable layers: registries refuse them, and pullers fetch them from
+// their `urls` (go-containerregistry skips them the same way unless asked).
+const FOREIGN_LAYER_TYPES = new Set([
+  'application/vnd.docker.image.rootfs.foreign.diff.tar.gzip',
+  'application/vnd.oci.image.layer.nondistributable.v1.tar',
+  'application/vnd.oci.image.layer.nondistributable.v1.tar+gzip',
+  'application/vnd.oci.image.layer.nondistributable.v1.tar+zstd',
+]);
+
+/** 16 MiB: above the 5 MiB minimum part that S3/GCS-backed registries need, small in memory. */
+export const DEFAULT_CHUNK_SIZE = 16 * 1024 * 1024;
+
+function descriptorsOf(value: unknown, where: string): Descriptor[] {
+  if (value === undefined) return [];
+  if (!Array.isArray(value)) throw new Error(`the manifest's ${where} is not a list`);
+  return value.map((entry: unknown, index) => {
+    const record = (typeof entry === 'object' && entry !== null ? entry : {}) as Record<
+      string,
+      unknown
+    >;
+    if (typeof record.digest !== 'string' || typeof record.size !== 'number') {
+      throw new Error(`the manifest's ${where}[${index}] has no digest and size`);
+    }
+    const descriptor: Descriptor = { digest: record.digest, size: record.size };
+    if (typeof record.mediaType === 'string') descriptor.mediaType = record.mediaType;
+    if (Array.isArray(record.urls)) {
+      descriptor.urls = record.urls.filter((url): url is string => typeof url === 'string');
+    }
+    return descriptor;
+  });
+}
+
+/**
+ * Reads what a manifest references. An index or manifest list names child manifests; an
+ * image manifest names its config and layers (deduplicated, foreign layers left out).
+ * Schema 1 manifests are refused: registries no longer accept them under a new name.
+ */
+export function manifestContent(manifest: Pick<Manifest, 'bytes' | 'mediaType'>): ManifestContent {
+  let parsed: Record<string, unknown>;
+  try {
+    parsed = JSON.parse(manifest.bytes.toString('utf8')) as Record<string, unknown>;
+  } catch {
+    throw new Error(`the manifest (${manifest.mediaType || 'no media type'}) is not JSON`);
+  }
+  if (typeof parsed !== 'object' || parsed === null)
+    throw new Error('the manifest is not an object');
+  if (parsed.schemaVersion === 1) {
+    throw new Error('schema 1 manifests cannot be promoted to another repository');
+  }
+  const mediaType =
+    manifest.mediaType || (typeof parsed.mediaType === 'string' ? parsed.mediaType : '');
+  if (INDEX_TYPES.has(mediaType) || (mediaType === '' && Array.isArray(parsed.manifests))) {
+    return { kind: 'index', manifests: descriptorsOf(parsed.manifests, 'manifests') };
+  }
+  const blobs: Descriptor[] = [];
+  const seen = new Set<string>();
+  const add = (descriptor: Descriptor): void => {
+    if (seen.has(descriptor.digest)) return;
+    if (descriptor.urls?.length || FOREIGN_LAYER_TYPES.has(descriptor.mediaType ?? '')) return;
+    seen.add(descriptor.digest);
+    blobs.push(descriptor);
+  };
+  if (parsed.config !== undefined) {
+    for (const descriptor of descriptorsOf([parsed.config], 'config')) add(descriptor);
+  }
+  for (const descriptor of descriptorsOf(parsed.layers, 'layers')) add(descriptor);
+  // OCI 1.1 artifacts may carry their payload in `blobs` (the artifact manifest draft).
+  for (const descriptor of descriptorsOf(parsed.blobs, 'blobs')) add(descriptor);
+  return { kind: 'image', blobs };
+}
+
+function fail(response: TransportResponse, reason?: string): RegistryError {
+  return new RegistryError({
+    method: response.method,
+    url: response.url,
+    status: response.status,
+    errors: parseErrorBody(response.body),
+    reason: reason ?? response.statusText,
+    attempts: response.attempts,
+  });
+}
+
+export interface CopyBlobOptions {
+  /** The largest piece read and sent at once (default 16 MiB); memory use per copy. */
+  chunkSize?: number;
+}
+
+/**
+ * Copies one blob from `from` to `to` (any registries) and returns the bytes sent. Blobs up
+ * to `chunkSize` go in one GET and a monolithic upload (POST, PUT ?digest=); larger ones
+ * in ranged GETs, each sent on as a PATCH, so at most one chunk is in memory. The digest
+ * is computed on the way and checked before the upload is committed.
+ */
+export async function copyBlob(
+  client: RegistryClient,
+  from: ImageReference,
+  to: ImageReference,
+  blob: Descriptor,
+  options: CopyBlobOptions = {},
+): Promise<number> {
+  const chunkSize = Math.max(1, options.chunkSize ?? DEFAULT_CHUNK_SIZE);
+  const upload = await startUpload(client, to);
+  try {
+    if (blob.size <= chunkSize) {
+      // getBlob checks the digest of what it read.
+      const bytes = await client.getBlob(from, blob.digest);
+      await finishUpload(client, to, upload, blob.digest, bytes);
+      return bytes.length;
+    }
+    const hash = createHash(algorithmOf(blob.digest));
+    let location = upload;
+    let offset = 0;
+    let whole: Buffer | undefined;
+    while (offset < blob.size) {
+      const end = Math.min(blob.size, offset + chunkSize) - 1;
+      let chunk: Buffer;
+      if (whole) {
+        chunk = whole.subarray(offset, end + 1);
+      } else {
+        const response = await client.transport.request({
+          method: 'GET',
+          registry: from.registry,
+          path: `/v2/${from.path}/blobs/${blob.digest}`,
+          scopes: [pullScope(from.path)],
+          headers: { Range: `bytes=${offset}-${end}` },
+        });
+        if (response.status === 200 && offset === 0) {
+          // The registry (or its storage) ignores Range and sent the whole blob: use it.
+          whole = response.body;
+          if (whole.length !== blob.size) {
+            throw fail(response, `expected ${blob.size} bytes, got ${whole.length}`);
+          }
+          chunk = whole.subarray(0, end + 1);
+        } else if (response.status === 206) {
+          chunk = response.body;
+          if (chunk.length !== end - offset + 1) {
+            throw fail(response, `asked for bytes ${offset}-${end}, got ${chunk.length} bytes`);
+          }
+        } else {
+          throw fail(response);
+        }
+      }
+      hash.update(chunk);
+      location = await sendChunk(client, to, location, chunk, offset);
+      offset = end + 1;
+    }
+    const actual = `${algorithmOf(blob.digest)}:${hash.digest('hex')}`;
+    if (actual !== blob.digest) {
+      throw new RegistryError({
+        method: 'GET',
+        url: `${client.transport.baseUrl(from.registry)}/v2/${from.path}/blobs/${blob.digest}`,
+        reason: `blob digest mismatch: got ${actual}`,
+      });
+    }
+    await finishUpload(client, to, location, blob.digest);
+    return blob.size;
+  } catch (error) {
+    await cancelUpload(client, to, upload);
+    throw error;
+  }
+}
+
+function algorithmOf(digest: string): string {
+  return digest.slice(0, digest.indexOf(':'));
+}
+
+async function startUpload(client: RegistryClient, to: ImageReference): Promise<string> {
+  const response = await client.transport.request({
+    method: 'POST',
+    registry: to.registry,
+    path: `/v2/${to.path}/blobs/uploads/`,
+    scopes: [pushScope(to.path)],
+  });
+  const location = response.headers.get('location');
+  if (response.status !== 202 || !location) throw fail(response);
+  return new URL(location, response.url).toString();
+}
+
+async function sendChunk(
+  client: RegistryClient,
+  to: ImageReference,
+  location: string,
+  chunk: Buffer,
+  offset: number,
+): Promise<string> {
+  const response = await client.transport.request({
+    method: 'PATCH',
+    registry: to.registry,
+    path: location,
+    scopes: [pushScope(to.path)],
+    headers: {
+      'Content-Type': 'application/octet-stream',
+      'Content-Range': `${offset}-${offset + chunk.length - 1}`,
+    },
+    body: chunk,
+  });
+  if (response.status !== 202) throw fail(response);
+  // Each answer names where the next chunk goes (the upload state may be in the URL).
+  const next = response.headers.get('location');
+  return next ? new URL(next, response.url).toString() : location;
+}
+
+async function finishUpload(
+  client: RegistryClient,
+  to: ImageReference,
+  location: string,
+  digest: string,
+  body?: Buffer,
+): Promise<void> {
+  const url = new URL(location);
+  url.searchParams.set('digest', digest);
+  const response = await client.transport.request({
+    method: 'PUT',
+    registry: to.registry,
+    path: url.toString(),
+    scopes: [pushScope(to.path)],
+    headers: { 'Content-Type': 'application/octet-stream' },
+    ...(body !== undefined ? { body } : {}),
+  });
+  if (response.status !== 201 && response.status !== 204) throw fail(response);
+}
+
+async function cancelUpload(client: RegistryClient, to: ImageReference, location: string) {
+  try {
+    // Otherwise the session lingers until the registry purges uploads.
+    await client.transport.request({
+      method: 'DELETE',
+      registry: to.registry,
+      path: location,
+      scopes: [pushScope(to.path)],
+    });
+  } catch {
+    // best effort
+  }
+}
+
+/** How one blob reached a target repository. */
+export type BlobOutcome =
+  { how: 'present'; bytes: 0 } | { how: 'mounted'; bytes: 0 } | { how: 'copied'; bytes: number };
+
+/**
+ * Blob transfers of one promotion run. Within a registry a blob is mounted from the
+ * source repository (one request, whether the target had it or not), falling back to a
+ * copy when the registry opens an upload instead; across registries the target is asked
+ * first (HEAD) and only a missing blob is copied. Each blob goes to each repository once
+ * per run, however many images share it (base layers).
+ */
+export class BlobTransfers {
+  private readonly done = new Map<string, Promise<BlobOutcome>>();
+  private readonly limited: Limit;
+
+  constructor(
+    private readonly client: RegistryClient,
+    private readonly options: CopyBlobOptions & { concurrency?: number } = {},
+  ) {
+    this.limited = createLimit(options.concurrency ?? 8);
+  }
+
+  transfer(from: ImageReference, to: ImageReference, blob: Descriptor): Promise<BlobOutcome> {
+    const key = `${repositoryOf(to)}@${blob.digest}`;
+    let pending = this.done.get(key);
+    if (!pending) {
+      pending = this.limited(() => this.move(from, to, blob));
+      // A failure is not remembered: another image may try again.
+      pending.catch(() => this.done.delete(key));
+      this.done.set(key, pending);
+      return pending;
+    }
+    // Another image already moved (or is moving) it: nothing to count here.
+    return pending.then(() => ({ how: 'present', bytes: 0 }));
+  }
+
+  private async move(
+    from: ImageReference,
+    to: ImageReference,
+    blob: Descriptor,
+  ): Promise<BlobOutcome> {
+    if (from.registry === to.registry) {
+      if (await this.client.mountBlob(from, to, blob.digest)) return { how: 'mounted', bytes: 0 };
+    } else if (await this.client.headBlob(to, blob.digest)) {
+      return { how: 'present', bytes: 0 };
+    }
+    const bytes = await copyBlob(this.client, from, to, blob, this.options);
+    return { how: 'copied', bytes };
+  }
+}
+
+/** Runs at most `concurrency` of the functions given to it at once, the rest in order. */
+export type Limit = <T>(work: () => Promise<T>) => Promise<T>;
+
+export function createLimit(concurrency: number): Limit {
+  const limit = Math.max(1, Math.floor(concurrency));
+  let active = 0;
+  const waiting: (() => void)[] = [];
+  return async (work) => {
+    if (active >= limit) {
+      // The slot is handed over by the one finishing, so a newcomer cannot take it first.
+      await new Promise<void>((resolve) => waiting.push(resolve));
+    } else {
+      active++;
+    }
+    try {
+      return await work();
+    } finally {
+      const next = waiting.shift();
+      if (next) next();
+      else active--;
+    }
+  };
+}
