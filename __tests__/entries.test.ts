@@ -3,6 +3,8 @@
 import { execFile } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { parse } from 'yaml';
+import { COMMANDS } from '../src/config/settings.js';
 import type { Plan } from '../src/core/plan.js';
 import type { TempRepo } from './support/git-repo.js';
 import { cleanupRepos, makeRepo, tempDir } from './support/git-repo.js';
@@ -97,6 +99,29 @@ describe('CLI', () => {
     expect((JSON.parse(ran.stdout) as Plan).images.map((image) => image.name)).toEqual(['web']);
   });
 
+  test('gitlab-pipeline prints a child pipeline whose needs mirror the graph', async () => {
+    const { repo, first } = await exampleRepo();
+    const ran = await runNode(
+      CLI,
+      ['gitlab-pipeline', '--since', first, '--job-image', 'node:24'],
+      repo.dir,
+      {},
+    );
+    expect(ran.code).toBe(0);
+    const pipeline = parse(ran.stdout) as Record<
+      string,
+      { needs?: string[]; script?: string[]; image?: string }
+    >;
+    const jobs = Object.entries(pipeline).filter(
+      ([, job]) => job && typeof job === 'object' && 'script' in job,
+    );
+    expect(jobs.map(([name, job]) => [name, job.needs])).toEqual([
+      ['build:base', []],
+      ['build:app', ['build:base']],
+    ]);
+    expect(jobs[1]?.[1].script?.[0]).toMatch(/build --images app$/);
+  });
+
   test('graph prints mermaid, or dot', async () => {
     const { repo } = await exampleRepo();
     const mermaid = await runNode(CLI, ['graph'], repo.dir, {});
@@ -111,7 +136,7 @@ describe('CLI', () => {
       ['deploy'],
       {},
       2,
-      /^error: unknown command "deploy" \(commands: plan, graph, build, promote\)\n$/,
+      new RegExp(`^error: unknown command "deploy" \\(commands: ${COMMANDS.join(', ')}\\)\\n$`),
     ],
     ['an unknown option', ['plan', '--nope'], {}, 2, /^error: Unknown option '--nope'/],
     ['a bad --format', ['graph', '--format', 'png'], {}, 2, /--format must be mermaid or dot/],
@@ -243,6 +268,9 @@ describe('GitHub action', () => {
       ['localhost:5000/base', [second, 'main', 'latest']],
       ['localhost:5000/app', [second, 'main', 'latest']],
     ]);
+    const summary = await readFile(files.summary, 'utf8');
+    expect(summary).toContain('```mermaid');
+    expect(summary).toMatch(/\| `?base`? \|/);
     const state = parseCommandFile(await readFile(files.state, 'utf8'));
     expect(state.isPost).toBe('true');
 
@@ -275,11 +303,23 @@ describe('GitHub action', () => {
     expect(ran.stdout).not.toMatch(/\n\s+at /);
   });
 
+  test('the post step removes the private folders a killed run left behind', async () => {
+    const left = await tempDir('image-builder-auth-');
+    await writeFile(join(left, 'config.json'), '{"auths":{}}', { mode: 0o600 });
+    const post = await runNode(ACTION, [], left, {
+      GITHUB_ACTIONS: 'true',
+      STATE_isPost: 'true',
+      STATE_cleanup: JSON.stringify([left]),
+    });
+    expect(post.code).toBe(0);
+    await expect(readFile(join(left, 'config.json'))).rejects.toThrow(/ENOENT/);
+  });
+
   test.each([
     [
       'INPUT_COMMAND',
       'deploy',
-      /input command: expected one of plan, graph, build, promote, got "deploy"/,
+      new RegExp(`input command: expected one of ${COMMANDS.join(', ')}, got "deploy"`),
     ],
     ['INPUT_ALL', 'yes', /input all: expected true or false, got "yes"/],
   ])('input %s=%s is refused with what was expected', async (name, value, message) => {

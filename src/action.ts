@@ -1,4 +1,5 @@
 import * as core from '@actions/core';
+import { rm } from 'node:fs/promises';
 import { settingsFromInputs } from './config/inputs.js';
 import { UserError } from './core/errors.js';
 import { GithubHost } from './host/github.js';
@@ -27,7 +28,19 @@ async function main(): Promise<void> {
 
 /** The post step: cleanup only, and it only ever warns. */
 async function post(): Promise<void> {
-  // Nothing is left behind by planning; later steps register their cleanup here.
+  let folders: string[] = [];
+  try {
+    folders = JSON.parse(core.getState(STATE.cleanup) || '[]') as string[];
+  } catch {
+    core.warning('post step: the list of private folders to remove was unreadable');
+  }
+  for (const folder of folders) {
+    try {
+      await rm(folder, { recursive: true, force: true });
+    } catch (error) {
+      core.warning(`post step: could not remove ${folder}: ${(error as Error).message}`);
+    }
+  }
 }
 
 if (core.getState(STATE.isPost) === 'true') await post();

@@ -18,6 +18,7 @@ commands:
   build    build the affected images parents first, push them and add their tags
   graph    print the dependency graph of every image (mermaid, or --format dot)
   promote  give images' --from tag its --to tags through the registry (no layer moves)
+  gitlab-pipeline  print a GitLab child pipeline: one job per affected image, needs = parents
 
 options:
   --repo DIR             the git repository (default: the current folder)
@@ -31,6 +32,8 @@ options:
   --format mermaid|dot   graph format
   --max-parallel N       builds at once (default: the number of cores)
   --from TAG --to A,B    promote: the tag to promote and the tags to give it
+  --job-image IMAGE      gitlab-pipeline: the image of its jobs (default node:24)
+  --job-command CMD      gitlab-pipeline: how jobs run the CLI (default npx --yes image-builder)
   -h, --help             this text
 
 On GitHub Actions (GITHUB_ACTIONS) and GitLab CI (GITLAB_CI) the event is read from the
@@ -67,6 +70,8 @@ export async function settingsFromArgv(
         format: { type: 'string', default: 'mermaid' },
         'max-parallel': { type: 'string' },
         from: { type: 'string' },
+        'job-image': { type: 'string' },
+        'job-command': { type: 'string' },
         to: { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
       },
@@ -120,6 +125,8 @@ export async function settingsFromArgv(
       : {}),
     ...(username && password ? { registryUsername: username, registryPassword: password } : {}),
     ...promoteSettings(values.from, values.to, command, '--from', '--to'),
+    ...(values['job-image'] !== undefined ? { jobImage: values['job-image'] } : {}),
+    ...(values['job-command'] !== undefined ? { jobCommand: values['job-command'] } : {}),
   };
 }
 

@@ -20,6 +20,7 @@ export const OUTPUTS = {
   plan: 'plan',
   affected: 'affected',
   matrix: 'matrix',
+  matrices: 'matrices',
   images: 'images',
   built: 'built',
   skipped: 'skipped',
@@ -29,4 +30,5 @@ export const OUTPUTS = {
 
 export const STATE = {
   isPost: 'isPost',
+  cleanup: 'cleanup',
 } as const;

@@ -10,6 +10,9 @@ import { makePlan } from './make-plan.js';
 import * as github from '@actions/github';
 import { OUTPUTS } from './names.js';
 import { buildPlan, registryAccess } from './build/build-command.js';
+import { renderSummary } from './core/summary.js';
+import { chunkMatrix } from './core/matrix.js';
+import { gitlabChildPipeline } from './core/gitlab-pipeline.js';
 import { planPromotion, promoteImages } from './promote/promote.js';
 import type { PlanResult } from './make-plan.js';
 import { buildOutputs, renderBuildText } from './build/report.js';
@@ -69,6 +72,18 @@ export async function run(
   host.setOutput(OUTPUTS.plan, JSON.stringify(plan));
   host.setOutput(OUTPUTS.affected, JSON.stringify(plan.images.map((image) => image.name)));
   host.setOutput(OUTPUTS.matrix, JSON.stringify(matrixOf(plan)));
+  host.setOutput(OUTPUTS.matrices, JSON.stringify(chunkMatrix(plan)));
+
+  if (settings.command === 'gitlab-pipeline') {
+    host.info(
+      gitlabChildPipeline(plan, {
+        image: settings.jobImage ?? 'node:24',
+        command: settings.jobCommand ?? 'npx --yes image-builder',
+      }),
+    );
+    await host.finish();
+    return;
+  }
 
   if (settings.command === 'promote') {
     await promote(planned, settings, host, env);
@@ -83,12 +98,14 @@ export async function run(
   } else {
     host.info(renderPlanText(plan));
   }
+  if (settings.command === 'plan') await host.summary(renderSummary(plan));
 
   if (settings.command === 'build') {
     const outcome = await buildPlan(planned, settings, host, env, dependencies.exec);
     for (const [name, value] of Object.entries(buildOutputs(outcome)))
       host.setOutput(OUTPUTS[name as keyof typeof OUTPUTS], value);
     host.info(renderBuildText(outcome));
+    await host.summary(renderSummary(plan, outcome));
     await host.finish();
     if (!outcome.ok) {
       const failed = outcome.images.filter((image) => image.status === 'failed');

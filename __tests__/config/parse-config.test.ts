@@ -238,6 +238,10 @@ describe('parseConfig: defaults and derived values', () => {
       buildArgs: {},
       registries: {},
       ecr: { createRepositories: false, scanOnPush: true },
+      cache: 'none',
+      buildx: {},
+      kaniko: {},
+      pack: { env: {} },
       images: {},
     });
     expect(DEFAULT_DISCOVERY.map((entry) => entry.pattern)).toEqual([
@@ -706,5 +710,46 @@ describe('closest', () => {
     ['x', undefined],
   ])('%s -> %s', (word, expected) => {
     expect(closest(word, keys)).toBe(expected);
+  });
+});
+
+describe('parseConfig: cache and backend settings', () => {
+  test('are read into camelCase fields', () => {
+    const config = parseConfig(
+      yaml(
+        'cache: registry',
+        'buildx:',
+        '  provenance: mode=max',
+        '  sbom: false',
+        'kaniko:',
+        '  executor: /busybox/kaniko/executor',
+        'pack:',
+        '  builder: paketobuildpacks/builder:0.2.326-full',
+        "  lifecycle-version: '0.16.0'",
+        '  env:',
+        "    BP_JVM_VERSION: '17'",
+      ),
+      FILE,
+    );
+    expect(config.cache).toBe('registry');
+    expect(config.buildx).toEqual({ provenance: 'mode=max', sbom: 'false' });
+    expect(config.kaniko).toEqual({ executor: '/busybox/kaniko/executor' });
+    expect(config.pack).toEqual({
+      builder: 'paketobuildpacks/builder:0.2.326-full',
+      lifecycleVersion: '0.16.0',
+      env: { BP_JVM_VERSION: '17' },
+    });
+  });
+
+  test.each([
+    [yaml('cache: s3'), 1, /cache: expected none, registry or gha/],
+    [yaml('buildx:', '  provenance: 3'), 2, /buildx\.provenance: .*boolean/],
+    [yaml('buildx:', '  attest: true'), 2, /unknown key "attest" in buildx/],
+    [yaml('kaniko:', '  executor: ""'), 2, /kaniko\.executor: expected the executor's path/],
+    [yaml('pack:', '  lifecycle-version: latest'), 2, /expected a lifecycle version/],
+    [yaml('pack:', '  env:', '    BP_JVM_VERSION: 17'), 3, /quote it/],
+  ])('%j is refused at line %d', (text, line, message) => {
+    expect(() => parseConfig(text, FILE)).toThrow(message);
+    expect(() => parseConfig(text, FILE)).toThrow(new RegExp(`^${FILE}:${line}`));
   });
 });

@@ -34,6 +34,20 @@ export interface FakeResponse {
   exitCode?: number;
   /** Writes `content` to the file named by `flag`'s value (`--metadata-file x`, `--digest-file=x`). */
   writes?: readonly { flag: string; content: string }[];
+  /** Records the text of the files named by these flags' values (`--dockerfile`, `-f`). */
+  reads?: readonly string[];
+  /**
+   * Does what the real tool's push does: uploads a tiny image (labels from the `--label`
+   * arguments) with the run's credentials to the reference named by `flag`'s value or the
+   * argument at `position`, first recording that repository's tags; then reports the digest
+   * as the tool would: a buildx metadata file, a Kaniko digest file, or pack's output line.
+   */
+  push?: {
+    ref: { flag: string } | { position: number };
+    digest: { metadataFile: string } | { digestFile: string } | 'pack-output';
+    /** Milliseconds to take, so that overlapping runs would show. */
+    delay?: number;
+  };
 }
 
 export interface FakeRecord {
@@ -42,11 +56,19 @@ export interface FakeRecord {
   env: Record<(typeof RECORDED_ENV)[number], string | null>;
   /** `$DOCKER_CONFIG/config.json` as the tool would read it: path → text (null: missing). */
   files: Record<string, string | null>;
+  /** Epoch milliseconds when the fake started and ended. */
+  started: number;
+  ended: number;
+  /** For a push: the reference, the repository's tags just before it (null: unreadable), the digest. */
+  pushed?: { ref: string; tagsBefore: string[] | null; digest: string };
 }
 
 const SCRIPT = String.raw`
 const fs = require('node:fs');
 const path = require('node:path');
+const crypto = require('node:crypto');
+const zlib = require('node:zlib');
+const started = Date.now();
 const argv = process.argv.slice(2);
 const env = {};
 for (const key of RECORDED_ENV) env[key] = process.env[key] ?? null;
@@ -55,7 +77,6 @@ if (process.env.DOCKER_CONFIG) {
   const file = path.join(process.env.DOCKER_CONFIG, 'config.json');
   try { files[file] = fs.readFileSync(file, 'utf8'); } catch { files[file] = null; }
 }
-fs.appendFileSync(RECORD_FILE, JSON.stringify({ tool: TOOL, argv, env, files }) + '\n');
 const response =
   RESPONSES.find((r) => (r.when || []).every((word, i) => argv[i] === word)) || {};
 const flagValue = (flag) => {
@@ -65,12 +86,87 @@ const flagValue = (flag) => {
   }
   return undefined;
 };
-for (const write of response.writes || []) {
-  const target = flagValue(write.flag);
-  if (target) fs.writeFileSync(target, write.content);
+const flagValues = (flag) => argv.flatMap((word, i) => (word === flag ? [argv[i + 1]] : []));
+for (const flag of response.reads || []) {
+  const file = flagValue(flag);
+  if (file) { try { files[file] = fs.readFileSync(file, 'utf8'); } catch { files[file] = null; } }
 }
-for (const line of response.stdout || []) process.stdout.write(line + '\n');
-process.exitCode = response.exitCode || 0;
+const sha = (bytes) => 'sha256:' + crypto.createHash('sha256').update(bytes).digest('hex');
+
+async function push(spec) {
+  const ref = 'flag' in spec.ref ? flagValue(spec.ref.flag) : argv[spec.ref.position];
+  const slash = ref.indexOf('/');
+  const host = ref.slice(0, slash);
+  const colon = ref.lastIndexOf(':');
+  const repo = ref.slice(slash + 1, colon);
+  const tag = ref.slice(colon + 1);
+  const config = JSON.parse(fs.readFileSync(path.join(process.env.DOCKER_CONFIG, 'config.json'), 'utf8'));
+  const auth = config.auths && config.auths[host] && config.auths[host].auth;
+  const headers = auth ? { Authorization: 'Basic ' + auth } : {};
+  const base = 'http://' + host + '/v2/' + repo;
+  const listed = await fetch(base + '/tags/list', { headers });
+  const tagsBefore = listed.status === 404 ? [] : listed.ok ? ((await listed.json()).tags || []) : null;
+  const labels = {};
+  for (const label of flagValues('--label')) {
+    const eq = label.indexOf('=');
+    labels[label.slice(0, eq)] = label.slice(eq + 1);
+  }
+  const tar = Buffer.alloc(1024);
+  const layer = zlib.gzipSync(tar);
+  const image = Buffer.from(JSON.stringify({
+    architecture: 'amd64', os: 'linux', config: { Labels: labels },
+    rootfs: { type: 'layers', diff_ids: [sha(tar)] },
+    history: [{ created_by: TOOL + ' ' + ref }],
+  }));
+  for (const blob of [image, layer]) {
+    const startUpload = await fetch(base + '/blobs/uploads/', { method: 'POST', headers });
+    if (startUpload.status !== 202) throw new Error('upload start: ' + startUpload.status);
+    const location = new URL(startUpload.headers.get('location'), base);
+    location.searchParams.set('digest', sha(blob));
+    const done = await fetch(location, {
+      method: 'PUT', headers: { ...headers, 'Content-Type': 'application/octet-stream' }, body: blob,
+    });
+    if (done.status !== 201) throw new Error('upload: ' + done.status);
+  }
+  const mediaType = 'application/vnd.docker.distribution.manifest.v2+json';
+  const manifest = Buffer.from(JSON.stringify({
+    schemaVersion: 2, mediaType,
+    config: { mediaType: 'application/vnd.docker.container.image.v1+json', digest: sha(image), size: image.length },
+    layers: [{ mediaType: 'application/vnd.docker.image.rootfs.diff.tar.gzip', digest: sha(layer), size: layer.length }],
+  }));
+  const put = await fetch(base + '/manifests/' + tag, {
+    method: 'PUT', headers: { ...headers, 'Content-Type': mediaType }, body: manifest,
+  });
+  if (put.status !== 201) throw new Error('manifest: ' + put.status + ' ' + (await put.text()));
+  const digest = sha(manifest);
+  if (spec.delay) await new Promise((resolve) => setTimeout(resolve, spec.delay));
+  if (spec.digest === 'pack-output') process.stdout.write('[exporter] *** Digest: ' + digest + '\n');
+  else if ('metadataFile' in spec.digest) {
+    fs.writeFileSync(flagValue(spec.digest.metadataFile), JSON.stringify({ 'containerimage.digest': digest }));
+  } else fs.writeFileSync(flagValue(spec.digest.digestFile), digest);
+  return { ref, tagsBefore, digest };
+}
+
+async function main() {
+  let pushed;
+  try {
+    if (response.push) pushed = await push(response.push);
+    for (const write of response.writes || []) {
+      const target = flagValue(write.flag);
+      if (target) fs.writeFileSync(target, write.content);
+    }
+    for (const line of response.stdout || []) process.stdout.write(line + '\n');
+    process.exitCode = response.exitCode || 0;
+  } catch (error) {
+    process.stderr.write(String(error && error.stack || error) + '\n');
+    process.exitCode = 99;
+  } finally {
+    const record = { tool: TOOL, argv, env, files, started, ended: Date.now() };
+    if (pushed) record.pushed = pushed;
+    fs.appendFileSync(RECORD_FILE, JSON.stringify(record) + '\n');
+  }
+}
+main();
 `;
 
 export class FakeTools {

@@ -35651,7 +35651,7 @@ exports["default"] = ValidationError;
 
 /***/ }),
 
-/***/ 1067:
+/***/ 3448:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
@@ -36151,7 +36151,7 @@ exports["default"] = def;
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
-const additionalItems_1 = __nccwpck_require__(1067);
+const additionalItems_1 = __nccwpck_require__(3448);
 const prefixItems_1 = __nccwpck_require__(6467);
 const items_1 = __nccwpck_require__(5791);
 const items2020_1 = __nccwpck_require__(2959);
@@ -36262,7 +36262,7 @@ Object.defineProperty(exports, "__esModule", ({ value: true }));
 const codegen_1 = __nccwpck_require__(1436);
 const util_1 = __nccwpck_require__(4464);
 const code_1 = __nccwpck_require__(8484);
-const additionalItems_1 = __nccwpck_require__(1067);
+const additionalItems_1 = __nccwpck_require__(3448);
 const error = {
     message: ({ params: { len } }) => (0, codegen_1.str) `must NOT have more than ${len} items`,
     params: ({ params: { len } }) => (0, codegen_1._) `{limit: ${len}}`,
@@ -69054,7 +69054,7 @@ module.exports = {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _cli_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3448);
+/* harmony import */ var _cli_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(7898);
 
 process.exitCode = await (0,_cli_js__WEBPACK_IMPORTED_MODULE_0__/* .main */ .i)(process.argv.slice(2));
 
@@ -69063,7 +69063,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 3448:
+/***/ 7898:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -69628,7 +69628,7 @@ function parseChangedFilesList(text) {
 ;// CONCATENATED MODULE: ./src/config/settings.ts
 
 // One typed settings object for a run, made from the action's inputs or the CLI's argv.
-const COMMANDS = ['plan', 'graph', 'build', 'promote'];
+const COMMANDS = ['plan', 'graph', 'build', 'promote', 'gitlab-pipeline'];
 /** A whole number of at least 1, or a message saying what was expected. */
 function parseMaxParallel(text, what) {
     const value = Number(text);
@@ -69702,6 +69702,9 @@ class LocalHost {
             this.secrets.push(secret);
     }
     async finish() { }
+    // The CLI removes its folders itself, on exit and on SIGINT/SIGTERM.
+    removeLater() { }
+    async summary() { }
 }
 
 ;// CONCATENATED MODULE: ./src/host/gitlab.ts
@@ -71144,6 +71147,8 @@ const DEFAULT_SHA_SHORT_LENGTH = 7;
 /** A smoke test that has not answered in five minutes is hung, not slow. */
 const DEFAULT_TEST_TIMEOUT_SECONDS = 300;
 const DEFAULT_BUILDER = 'auto';
+/** No layer cache unless asked for: a cache costs registry space or GitHub cache quota. */
+const DEFAULT_CACHE = 'none';
 /** The configuration of a repository without image-builder.yml: conventions only. */
 function defaultConfig() {
     return deepFreeze({
@@ -71160,6 +71165,10 @@ function defaultConfig() {
         buildArgs: {},
         registries: {},
         ecr: { createRepositories: false, scanOnPush: true },
+        cache: DEFAULT_CACHE,
+        buildx: {},
+        kaniko: {},
+        pack: { env: {} },
         images: {},
     });
 }
@@ -71178,7 +71187,7 @@ var _2020 = __nccwpck_require__(2210);
 // EXTERNAL MODULE: ./node_modules/yaml/dist/index.js
 var dist = __nccwpck_require__(8815);
 ;// CONCATENATED MODULE: ./schema/image-builder.schema.json
-const image_builder_schema_namespaceObject = /*#__PURE__*/JSON.parse('{"$schema":"https://json-schema.org/draft/2020-12/schema","title":"image-builder configuration","description":"image-builder.yml at the repository root: how image-builder finds, names, builds, tags and tests the container images of the repository. Every key is optional; without the file the conventions apply.","type":"object","additionalProperties":false,"properties":{"registry":{"title":"Registry","description":"Registry host with optional port and namespace that images are pushed to: 123456789012.dkr.ecr.eu-west-1.amazonaws.com, public.ecr.aws/alias, ghcr.io/acme, quay.io/org, localhost:5000, or \\"ecr\\" for the private ECR registry of the current AWS account and region. It becomes {registry} in the repository template. Default: none.","type":"string","pattern":"^(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\\\\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*(?::[0-9]+)?(?:/[a-z0-9]+(?:(?:\\\\.|_|__|-+)[a-z0-9]+)*)*)?$","default":"","patternErrorMessage":"expected a registry host with optional port and namespace, such as ghcr.io/acme, 123456789012.dkr.ecr.eu-west-1.amazonaws.com, localhost:5000 or ecr","errorMessage":"expected a registry such as ghcr.io/acme or ecr","examples":["ecr","123456789012.dkr.ecr.eu-west-1.amazonaws.com","public.ecr.aws/alias","ghcr.io/acme","localhost:5000"]},"repository":{"title":"Repository naming template","description":"How an image name becomes a repository: placeholders {registry}, {prefix} and {image} (required). Default: \\"{registry}/{prefix}{image}\\".","default":"{registry}/{prefix}{image}","$ref":"#/$defs/repositoryTemplate"},"channel":{"title":"Channel","description":"A set of all images built one way, e.g. stable (from the default branch). The prefix defaults to \\"<channel>-\\" (stable-api). \\"user\\" gives every CI user a channel of their own (<user>-api). Default: none.","type":"string","pattern":"^(?:[a-z0-9]+(?:(?:\\\\.|_|__|-+)[a-z0-9]+)*)?$","default":"","patternErrorMessage":"expected a channel name: lowercase letters and digits separated by \\".\\", \\"_\\" or \\"-\\" (e.g. stable), or user","errorMessage":"expected a channel name such as stable or user","examples":["stable","user"]},"prefix":{"title":"Prefix","description":"A literal prefix put before every image name ({prefix} in the repository template), overriding the one derived from the channel.","type":"string","pattern":"^[a-z0-9._/-]*$","patternErrorMessage":"expected a prefix of lowercase letters, digits, \\".\\", \\"_\\", \\"-\\" and \\"/\\", such as stable-","errorMessage":"expected a prefix such as stable-","examples":["stable-","team/"]},"builder":{"title":"Builder","description":"The backend that builds images: auto, buildx, kaniko, buildah or pack. Default: auto.","default":"auto","$ref":"#/$defs/builder"},"tags":{"title":"Tag rules","description":"The tags every image is pushed with. Default: [sha, ref-slug, latest].","default":["sha","ref-slug","latest"],"$ref":"#/$defs/tagRules"},"sha-short-length":{"title":"Short sha length","description":"How many hex digits the sha-short tag and {{sha-short}} keep. Default: 7.","type":"integer","minimum":4,"maximum":40,"default":7,"errorMessage":"expected a whole number from 4 to 40"},"default-branch":{"title":"Default branch","description":"The branch that gets the latest tag. Default: the repository\'s default branch, as the CI event tells it.","type":"string","pattern":"^\\\\S+$","patternErrorMessage":"expected a branch name without spaces, such as main","errorMessage":"expected a branch name such as main","examples":["main","master"]},"max-parallel":{"title":"Parallel builds","description":"The most images built at the same time. Default: one per CPU of the runner.","type":"integer","minimum":1,"errorMessage":"expected a whole number, at least 1"},"discovery":{"title":"Discovery conventions","description":"How images are found in the repository. When given, it replaces the default conventions (images/{name}/Dockerfile, */{name}/Dockerfile, {name}/Dockerfile, Dockerfile.{name}, */Dockerfile.{name}, {name}.Dockerfile, {name}/project.toml, */{name}/project.toml). An empty list finds nothing: only the images listed under images are built.","type":"array","items":{"$ref":"#/$defs/discoveryEntry"},"errorMessage":"expected a list of path patterns such as [images/{name}/Dockerfile]"},"watch":{"title":"Global watched paths","description":"Globs whose changes rebuild every image, e.g. shared files copied into all of them: [\\"common/**\\", \\"Makefile\\"].","$ref":"#/$defs/globList"},"exclude":{"title":"Excluded paths","description":"Globs where discovery never looks, e.g. [\\"test/**\\"].","$ref":"#/$defs/globList"},"build-args":{"title":"Build arguments for every image","description":"Build arguments given to every image; an image\'s own build-args override them. In values, {registry} and {prefix} become the run\'s registry and repository prefix, so a Dockerfile\'s ARG can name the parent images wherever they are pushed: REGISTRY: \\"{registry}\\".","$ref":"#/$defs/buildArgs"},"images":{"title":"Images","description":"Settings per image, by image name. Images found by discovery need no entry; an entry adds to or overrides what discovery found.","type":"object","propertyNames":{"$ref":"#/$defs/imageName"},"additionalProperties":{"$ref":"#/$defs/image"},"errorMessage":"expected a mapping of image names to image settings"},"registries":{"title":"Registry hosts","description":"Settings per registry host (with port), e.g. localhost:5000: { insecure: true }.","type":"object","propertyNames":{"type":"string","pattern":"^[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\\\\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*(?::[0-9]+)?$","patternErrorMessage":"expected a registry host with optional port, such as localhost:5000"},"additionalProperties":{"$ref":"#/$defs/registrySettings"},"errorMessage":"expected a mapping of registry hosts to settings, such as { \\"localhost:5000\\": { insecure: true } }"},"ecr":{"title":"Amazon ECR","description":"What to do about ECR repositories before pushing: check that every target repository exists (always), create the missing ones (create-repositories), and with which settings.","type":"object","additionalProperties":false,"properties":{"create-repositories":{"title":"Create missing repositories","description":"Create every missing target repository before building, instead of failing with the list of missing ones.","type":"boolean","errorMessage":"expected true or false"},"scan-on-push":{"title":"Scan on push","description":"Image scanning on push for repositories image-builder creates.","type":"boolean","errorMessage":"expected true or false"},"tag-mutability":{"title":"Tag mutability","description":"MUTABLE or IMMUTABLE, for repositories image-builder creates. With IMMUTABLE, pushing a tag that already points at the same digest is fine; at another digest it is an error.","enum":["MUTABLE","IMMUTABLE"],"errorMessage":"expected MUTABLE or IMMUTABLE"},"lifecycle-policy":{"title":"Lifecycle policy","description":"An ECR lifecycle policy (JSON text) for repositories image-builder creates.","type":"string","minLength":2,"errorMessage":"expected the lifecycle policy as JSON text"}},"errorMessage":"expected a mapping with create-repositories, scan-on-push, tag-mutability, lifecycle-policy"}},"errorMessage":"expected a mapping of settings (key: value lines) at the top level","$defs":{"imageName":{"title":"Image name","description":"The short name of an image: lowercase letters and digits, separated by \\".\\", \\"_\\", \\"__\\" or dashes (the OCI path-component grammar). It becomes {image} in the repository template.","type":"string","pattern":"^[a-z0-9]+((\\\\.|_|__|-+)[a-z0-9]+)*$","maxLength":128,"patternErrorMessage":"expected an image name: lowercase letters and digits, separated by \\".\\", \\"_\\", \\"__\\" or \\"-\\" (e.g. api, envoy-prepare)","errorMessage":"expected an image name such as api or envoy-prepare","examples":["api","envoy-prepare","builder"]},"relativePath":{"title":"Repository path","description":"A path relative to the repository root, with \\"/\\" as separator. It may not start with \\"/\\" nor climb out of the repository with \\"..\\". \\".\\" is the root.","type":"string","minLength":1,"pattern":"^(?!/)(?![A-Za-z]:)(?!.*\\\\\\\\)(?!(?:.*/)?\\\\.\\\\.(?:/|$)).+$","patternErrorMessage":"expected a path relative to the repository root, such as images/api (no leading \\"/\\", no \\"..\\", \\"/\\" as separator)","errorMessage":"expected a path relative to the repository root, such as images/api"},"glob":{"title":"Path glob","description":"A glob relative to the repository root: \\"*\\" matches within one folder, \\"**\\" across folders. It may not start with \\"/\\" nor contain \\"..\\".","type":"string","minLength":1,"pattern":"^(?!/)(?![A-Za-z]:)(?!.*\\\\\\\\)(?!(?:.*/)?\\\\.\\\\.(?:/|$)).+$","patternErrorMessage":"expected a glob relative to the repository root, such as common/** (no leading \\"/\\", no \\"..\\", \\"/\\" as separator)","errorMessage":"expected a glob relative to the repository root, such as common/**","examples":["common/**","Makefile","src/api/**"]},"globList":{"title":"Path globs","description":"A list of globs relative to the repository root.","type":"array","items":{"$ref":"#/$defs/glob"},"uniqueItems":true,"errorMessage":"expected a list of globs such as [\\"common/**\\", \\"Makefile\\"]"},"builder":{"title":"Builder","description":"The backend that builds images. auto: buildx where a Docker daemon with BuildKit is available, kaniko inside a Kaniko executor image, buildah otherwise; images found through project.toml always use pack.","type":"string","enum":["auto","buildx","kaniko","buildah","pack"],"errorMessage":"expected one of auto, buildx, kaniko, buildah, pack"},"repositoryTemplate":{"title":"Repository naming template","description":"How an image name becomes a repository reference. Placeholders: {registry} (the registry setting), {prefix} (the channel prefix) and {image} (the image name, required). Example: \\"{registry}/{prefix}{image}\\" gives ghcr.io/acme/stable-api.","type":"string","pattern":"^(?=.*\\\\{image\\\\})(?:[^{}]|\\\\{(?:registry|prefix|image)\\\\})+$","patternErrorMessage":"expected a repository template containing {image}, with only the placeholders {registry}, {prefix} and {image} (e.g. \\"{registry}/{prefix}{image}\\")","errorMessage":"expected a repository template such as \\"{registry}/{prefix}{image}\\"","examples":["{registry}/{prefix}{image}","{registry}/team/{image}"]},"tagRule":{"title":"Tag rule","description":"sha (the full commit sha), sha-short, ref-slug (the branch or tag name slugged like GitLab\'s CI_COMMIT_REF_SLUG), latest (default branch only), a fixed tag such as staging, release or test, or a template with {{branch}}, {{tag}}, {{ref}}, {{ref-slug}}, {{sha}}, {{sha-short}}, {{date}} (UTC yyyymmdd) or {{timestamp}} (UTC yyyymmddhhmmss) such as \\"{{ref-slug}}-{{sha-short}}\\"; a template naming a branch or tag gives no tag on the other kind of build.","type":"string","minLength":1,"maxLength":128,"pattern":"^(?:[A-Za-z0-9_]|\\\\{\\\\{ *(?:branch|sha|sha-short|tag|ref|ref-slug|date|timestamp) *\\\\}\\\\})(?:[A-Za-z0-9_.-]|\\\\{\\\\{ *(?:branch|sha|sha-short|tag|ref|ref-slug|date|timestamp) *\\\\}\\\\})*$","patternErrorMessage":"expected a tag rule: sha, sha-short, ref-slug, latest, a fixed tag of letters, digits, \\".\\", \\"_\\" and \\"-\\" (not starting with \\".\\" or \\"-\\"), or a template using {{branch}} {{tag}} {{ref}} {{ref-slug}} {{sha}} {{sha-short}} {{date}} {{timestamp}}","errorMessage":"expected a tag rule such as sha, ref-slug, latest, staging or \\"{{branch}}-{{sha-short}}\\"","examples":["sha","sha-short","ref-slug","latest","staging","release","{{ref-slug}}-{{sha-short}}"]},"tagRules":{"title":"Tag rules","description":"The tags every built image is pushed with, one rule each.","type":"array","minItems":1,"uniqueItems":true,"items":{"$ref":"#/$defs/tagRule"},"errorMessage":"expected a non-empty list of tag rules such as [sha, ref-slug, latest]"},"buildArgs":{"title":"Build arguments","description":"Values for the Dockerfile\'s ARG instructions (docker build --build-arg NAME=value). Values must be strings: quote numbers such as VERSION: \\"1.10\\", which YAML would otherwise read as the number 1.1.","type":"object","propertyNames":{"type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_]*$","patternErrorMessage":"expected a build-arg name: letters, digits and \\"_\\", not starting with a digit"},"additionalProperties":{"title":"Build argument value","description":"The value, as a string. Quote numbers and booleans so YAML keeps them as written.","type":"string","errorMessage":"expected a string"},"errorMessage":"expected a mapping of build-arg names to string values, such as { VERSION: \\"1.2\\" }"},"platforms":{"title":"Platforms","description":"Target platforms as os/arch[/variant]. More than one builds a multi-platform image (buildx, buildah and kaniko with one run per platform).","type":"array","minItems":1,"uniqueItems":true,"items":{"title":"Platform","description":"os/arch[/variant], e.g. linux/amd64, linux/arm64, linux/arm/v7.","type":"string","pattern":"^[a-z0-9]+/[a-z0-9_]+(?:/[a-z0-9]+)?$","patternErrorMessage":"expected a platform such as linux/amd64 or linux/arm/v7","errorMessage":"expected a platform such as linux/amd64"},"errorMessage":"expected a list of strings like linux/amd64","examples":[["linux/amd64","linux/arm64"]]},"stage":{"title":"Target stage","description":"The Dockerfile stage to build (docker build --target).","type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9_.-]*$","patternErrorMessage":"expected a Dockerfile stage name: letters, digits, \\".\\", \\"_\\" and \\"-\\"","errorMessage":"expected a Dockerfile stage name such as prod"},"test":{"title":"Smoke test","description":"A check run on the pushed image before its tags are promoted. Give exactly one of run (a command inside the image) or command (a shell command on the host with $IMAGE set to the pushed reference).","type":"object","additionalProperties":false,"properties":{"run":{"title":"Run inside the image","description":"A command run inside a container of the built image, e.g. \\"api --version\\". It passes when it exits 0.","type":"string","minLength":1,"errorMessage":"expected a command line to run inside the image, such as \\"api --version\\""},"command":{"title":"Run on the host","description":"A shell command run on the runner with $IMAGE set to the pushed image reference (repository@digest), e.g. \\"./smoke-test.sh $IMAGE\\". It passes when it exits 0.","type":"string","minLength":1,"errorMessage":"expected a shell command to run on the host, such as \\"./smoke-test.sh $IMAGE\\""},"timeout":{"title":"Timeout","description":"Seconds before the test is stopped and counts as failed. Default: 300.","type":"integer","minimum":1,"default":300,"errorMessage":"expected a whole number of seconds, at least 1"}},"oneOf":[{"required":["run"],"properties":{"run":true}},{"required":["command"],"properties":{"command":true}}],"errorMessage":"expected a mapping with exactly one of run (inside the image) or command (on the host)"},"variant":{"title":"Variant","description":"Another build of the same image, e.g. debug with extra tooling. It is pushed under the prefix <channel>-<variant>- (stable-debug-api), or with the tag suffix when tag-suffix is set.","type":["object","null"],"additionalProperties":false,"properties":{"target":{"title":"Target stage","description":"The Dockerfile stage to build for this variant.","$ref":"#/$defs/stage"},"build-args":{"title":"Build arguments","description":"Build arguments added to (and overriding) the image\'s own for this variant.","$ref":"#/$defs/buildArgs"},"tag-suffix":{"title":"Tag suffix","description":"Put the variant in the tags instead of the repository name: api:<tag><suffix>, e.g. \\"-debug\\".","type":"string","minLength":1,"maxLength":64,"pattern":"^[A-Za-z0-9_.-]+$","patternErrorMessage":"expected a tag suffix of letters, digits, \\".\\", \\"_\\" and \\"-\\", such as -debug","errorMessage":"expected a tag suffix such as -debug"}},"errorMessage":"expected a mapping with target, build-args or tag-suffix"},"image":{"title":"Image settings","description":"Settings for one image. Every key is optional: discovery and the global settings fill the rest. An image listed here that no discovery pattern finds needs a dockerfile (or a context holding project.toml).","type":["object","null"],"additionalProperties":false,"properties":{"context":{"title":"Build context","description":"The build context folder, relative to the repository root. Default: the folder holding the Dockerfile (or project.toml), or the discovery pattern\'s context.","$ref":"#/$defs/relativePath"},"dockerfile":{"title":"Dockerfile","description":"The Dockerfile path, relative to the repository root. Default: the file discovery found.","$ref":"#/$defs/relativePath"},"target":{"title":"Target stage","description":"The Dockerfile stage to build (docker build --target).","$ref":"#/$defs/stage"},"build-args":{"title":"Build arguments","description":"Values for the Dockerfile\'s ARG instructions. Values must be strings: quote numbers such as VERSION: \\"1.10\\".","$ref":"#/$defs/buildArgs"},"platforms":{"title":"Platforms","description":"Target platforms as os/arch[/variant]. Default: the runner\'s platform.","$ref":"#/$defs/platforms"},"depends-on":{"title":"Depends on","description":"Images of this repository that must be built before this one, in addition to those its Dockerfile names in FROM, COPY --from and RUN --mount=from.","type":"array","uniqueItems":true,"items":{"$ref":"#/$defs/imageName"},"errorMessage":"expected a list of image names such as [base]"},"watch":{"title":"Watched paths","description":"Globs, relative to the repository root, whose changes also rebuild this image, e.g. the source it packages: [\\"src/api/**\\"].","$ref":"#/$defs/globList"},"builder":{"title":"Builder","description":"The builder for this image, overriding the global one.","$ref":"#/$defs/builder"},"repository":{"title":"Repository naming template","description":"The repository template for this image, overriding the global one, e.g. \\"{registry}/app/{image}\\".","$ref":"#/$defs/repositoryTemplate"},"tags":{"title":"Tag rules","description":"The tag rules for this image, replacing the global ones.","$ref":"#/$defs/tagRules"},"test":{"title":"Smoke test","description":"A test run on the pushed image before its tags are promoted: exactly one of run or command, and an optional timeout.","$ref":"#/$defs/test"},"variants":{"title":"Variants","description":"Other builds of this image by variant name, e.g. debug: { target: debug }.","type":"object","propertyNames":{"$ref":"#/$defs/imageName"},"additionalProperties":{"$ref":"#/$defs/variant"},"errorMessage":"expected a mapping of variant names to variant settings, such as { debug: { target: debug } }"}},"errorMessage":"expected a mapping of image settings (context, dockerfile, build-args…)"},"discoveryPattern":{"title":"Discovery pattern","description":"A path pattern relative to the repository root with {name} exactly once: the part of the path that names the image. \\"*\\" matches within one folder, \\"**\\" any number of folders. A pattern whose file is project.toml finds buildpacks apps, any other a Dockerfile.","type":"string","pattern":"^(?!/)(?![A-Za-z]:)(?!.*\\\\\\\\)(?!(?:.*/)?\\\\.\\\\.(?:/|$))(?!.*//)[^{}]*\\\\{name\\\\}[^{}]*$","patternErrorMessage":"expected a path pattern relative to the repository root with {name} exactly once and no other braces, such as images/{name}/Dockerfile (no leading \\"/\\", no \\"..\\")","errorMessage":"expected a path pattern such as images/{name}/Dockerfile","examples":["images/{name}/Dockerfile","Dockerfile.{name}","{name}/project.toml"]},"discoveryEntry":{"title":"Discovery convention","description":"A path pattern (the folder of the matched file is the build context), or a mapping with pattern, context and kind.","if":{"type":"string"},"then":{"$ref":"#/$defs/discoveryPattern"},"else":{"type":"object","additionalProperties":false,"required":["pattern"],"properties":{"pattern":{"title":"Pattern","description":"A path pattern with {name} exactly once, e.g. Dockerfile.{name}.","$ref":"#/$defs/discoveryPattern"},"context":{"title":"Build context","description":"The build context for every image this pattern finds, relative to the repository root, e.g. \\".\\" to share the root. Default: the folder holding the matched file.","$ref":"#/$defs/relativePath"},"kind":{"title":"Kind","description":"dockerfile (the matched file is a Dockerfile) or buildpacks (the matched file is project.toml, built with pack). Default: buildpacks when the file is project.toml, else dockerfile.","type":"string","enum":["dockerfile","buildpacks"],"errorMessage":"expected dockerfile or buildpacks"}},"errorMessage":"expected a path pattern such as images/{name}/Dockerfile, or a mapping with pattern and optionally context and kind"}},"registrySettings":{"title":"Registry settings","description":"How to talk to one registry host.","type":"object","additionalProperties":false,"properties":{"insecure":{"title":"Insecure","description":"Talk plain HTTP (or HTTPS without certificate checks) to this host, e.g. a local registry on localhost:5000.","type":"boolean","default":false,"errorMessage":"expected true or false"}},"errorMessage":"expected a mapping such as { insecure: true }"}}}');
+const image_builder_schema_namespaceObject = /*#__PURE__*/JSON.parse('{"$schema":"https://json-schema.org/draft/2020-12/schema","title":"image-builder configuration","description":"image-builder.yml at the repository root: how image-builder finds, names, builds, tags and tests the container images of the repository. Every key is optional; without the file the conventions apply.","type":"object","additionalProperties":false,"properties":{"registry":{"title":"Registry","description":"Registry host with optional port and namespace that images are pushed to: 123456789012.dkr.ecr.eu-west-1.amazonaws.com, public.ecr.aws/alias, ghcr.io/acme, quay.io/org, localhost:5000, or \\"ecr\\" for the private ECR registry of the current AWS account and region. It becomes {registry} in the repository template. Default: none.","type":"string","pattern":"^(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\\\\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*(?::[0-9]+)?(?:/[a-z0-9]+(?:(?:\\\\.|_|__|-+)[a-z0-9]+)*)*)?$","default":"","patternErrorMessage":"expected a registry host with optional port and namespace, such as ghcr.io/acme, 123456789012.dkr.ecr.eu-west-1.amazonaws.com, localhost:5000 or ecr","errorMessage":"expected a registry such as ghcr.io/acme or ecr","examples":["ecr","123456789012.dkr.ecr.eu-west-1.amazonaws.com","public.ecr.aws/alias","ghcr.io/acme","localhost:5000"]},"repository":{"title":"Repository naming template","description":"How an image name becomes a repository: placeholders {registry}, {prefix} and {image} (required). Default: \\"{registry}/{prefix}{image}\\".","default":"{registry}/{prefix}{image}","$ref":"#/$defs/repositoryTemplate"},"channel":{"title":"Channel","description":"A set of all images built one way, e.g. stable (from the default branch). The prefix defaults to \\"<channel>-\\" (stable-api). \\"user\\" gives every CI user a channel of their own (<user>-api). Default: none.","type":"string","pattern":"^(?:[a-z0-9]+(?:(?:\\\\.|_|__|-+)[a-z0-9]+)*)?$","default":"","patternErrorMessage":"expected a channel name: lowercase letters and digits separated by \\".\\", \\"_\\" or \\"-\\" (e.g. stable), or user","errorMessage":"expected a channel name such as stable or user","examples":["stable","user"]},"prefix":{"title":"Prefix","description":"A literal prefix put before every image name ({prefix} in the repository template), overriding the one derived from the channel.","type":"string","pattern":"^[a-z0-9._/-]*$","patternErrorMessage":"expected a prefix of lowercase letters, digits, \\".\\", \\"_\\", \\"-\\" and \\"/\\", such as stable-","errorMessage":"expected a prefix such as stable-","examples":["stable-","team/"]},"builder":{"title":"Builder","description":"The backend that builds images: auto, buildx, kaniko, buildah or pack. Default: auto.","default":"auto","$ref":"#/$defs/builder"},"tags":{"title":"Tag rules","description":"The tags every image is pushed with. Default: [sha, ref-slug, latest].","default":["sha","ref-slug","latest"],"$ref":"#/$defs/tagRules"},"sha-short-length":{"title":"Short sha length","description":"How many hex digits the sha-short tag and {{sha-short}} keep. Default: 7.","type":"integer","minimum":4,"maximum":40,"default":7,"errorMessage":"expected a whole number from 4 to 40"},"default-branch":{"title":"Default branch","description":"The branch that gets the latest tag. Default: the repository\'s default branch, as the CI event tells it.","type":"string","pattern":"^\\\\S+$","patternErrorMessage":"expected a branch name without spaces, such as main","errorMessage":"expected a branch name such as main","examples":["main","master"]},"max-parallel":{"title":"Parallel builds","description":"The most images built at the same time. Default: one per CPU of the runner.","type":"integer","minimum":1,"errorMessage":"expected a whole number, at least 1"},"discovery":{"title":"Discovery conventions","description":"How images are found in the repository. When given, it replaces the default conventions (images/{name}/Dockerfile, */{name}/Dockerfile, {name}/Dockerfile, Dockerfile.{name}, */Dockerfile.{name}, {name}.Dockerfile, {name}/project.toml, */{name}/project.toml). An empty list finds nothing: only the images listed under images are built.","type":"array","items":{"$ref":"#/$defs/discoveryEntry"},"errorMessage":"expected a list of path patterns such as [images/{name}/Dockerfile]"},"watch":{"title":"Global watched paths","description":"Globs whose changes rebuild every image, e.g. shared files copied into all of them: [\\"common/**\\", \\"Makefile\\"].","$ref":"#/$defs/globList"},"exclude":{"title":"Excluded paths","description":"Globs where discovery never looks, e.g. [\\"test/**\\"].","$ref":"#/$defs/globList"},"build-args":{"title":"Build arguments for every image","description":"Build arguments given to every image; an image\'s own build-args override them. In values, {registry} and {prefix} become the run\'s registry and repository prefix, so a Dockerfile\'s ARG can name the parent images wherever they are pushed: REGISTRY: \\"{registry}\\".","$ref":"#/$defs/buildArgs"},"images":{"title":"Images","description":"Settings per image, by image name. Images found by discovery need no entry; an entry adds to or overrides what discovery found.","type":"object","propertyNames":{"$ref":"#/$defs/imageName"},"additionalProperties":{"$ref":"#/$defs/image"},"errorMessage":"expected a mapping of image names to image settings"},"registries":{"title":"Registry hosts","description":"Settings per registry host (with port), e.g. localhost:5000: { insecure: true }.","type":"object","propertyNames":{"type":"string","pattern":"^[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\\\\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*(?::[0-9]+)?$","patternErrorMessage":"expected a registry host with optional port, such as localhost:5000"},"additionalProperties":{"$ref":"#/$defs/registrySettings"},"errorMessage":"expected a mapping of registry hosts to settings, such as { \\"localhost:5000\\": { insecure: true } }"},"ecr":{"title":"Amazon ECR","description":"What to do about ECR repositories before pushing: check that every target repository exists (always), create the missing ones (create-repositories), and with which settings.","type":"object","additionalProperties":false,"properties":{"create-repositories":{"title":"Create missing repositories","description":"Create every missing target repository before building, instead of failing with the list of missing ones.","type":"boolean","errorMessage":"expected true or false"},"scan-on-push":{"title":"Scan on push","description":"Image scanning on push for repositories image-builder creates.","type":"boolean","errorMessage":"expected true or false"},"tag-mutability":{"title":"Tag mutability","description":"MUTABLE or IMMUTABLE, for repositories image-builder creates. With IMMUTABLE, pushing a tag that already points at the same digest is fine; at another digest it is an error.","enum":["MUTABLE","IMMUTABLE"],"errorMessage":"expected MUTABLE or IMMUTABLE"},"lifecycle-policy":{"title":"Lifecycle policy","description":"An ECR lifecycle policy (JSON text) for repositories image-builder creates.","type":"string","minLength":2,"errorMessage":"expected the lifecycle policy as JSON text"}},"errorMessage":"expected a mapping with create-repositories, scan-on-push, tag-mutability, lifecycle-policy"},"cache":{"title":"Layer cache","description":"Where builders keep layer cache between runs: none; registry (a buildcache tag in each image\'s own repository, for buildx, Kaniko (<repository>/cache) and pack); gha (GitHub Actions\' cache, one scope per image; buildx only). Default: none.","default":"none","enum":["none","registry","gha"],"errorMessage":"expected none, registry or gha"},"buildx":{"title":"BuildKit (docker buildx)","description":"Settings for images built with docker buildx build.","type":"object","additionalProperties":false,"properties":{"provenance":{"title":"Provenance attestation","description":"Value of --provenance: true, false, or buildx\'s text such as mode=max. Default: buildx\'s own.","anyOf":[{"type":"boolean"},{"type":"string","minLength":1}],"errorMessage":"expected true, false or buildx\'s option text such as mode=max"},"sbom":{"title":"SBOM attestation","description":"Value of --sbom: true, false, or buildx\'s text such as generator=…. Default: buildx\'s own.","anyOf":[{"type":"boolean"},{"type":"string","minLength":1}],"errorMessage":"expected true, false or buildx\'s option text such as mode=max"}},"errorMessage":"expected a mapping with provenance, sbom"},"kaniko":{"title":"Kaniko","description":"Settings for images built with the Kaniko executor.","type":"object","additionalProperties":false,"properties":{"executor":{"title":"Executor path","description":"Path of the Kaniko executor. Default: /kaniko/executor, where Kaniko\'s images (and the maintained forks\') put it.","type":"string","minLength":1,"errorMessage":"expected the executor\'s path"}},"errorMessage":"expected a mapping with executor"},"pack":{"title":"Cloud Native Buildpacks (pack)","description":"Settings for buildpacks images (project.toml), built with pack build --publish.","type":"object","additionalProperties":false,"properties":{"builder":{"title":"Builder image","description":"The builder image (--builder); pin it by version tag or digest, e.g. paketobuildpacks/builder:0.2.326-full. Default: paketobuildpacks/builder-jammy-base.","type":"string","minLength":1,"errorMessage":"expected a builder image reference"},"lifecycle-version":{"title":"Lifecycle version","description":"The lifecycle version to pin (buildpacksio/lifecycle:<version>), e.g. \\"0.16.0\\". Default: the builder\'s own lifecycle.","type":"string","pattern":"^v?[0-9]+\\\\.[0-9]+\\\\.[0-9]+([-+][0-9A-Za-z.-]+)?$","patternErrorMessage":"expected a lifecycle version such as \\"0.16.0\\"","errorMessage":"expected a lifecycle version as text, such as \\"0.16.0\\""},"env":{"title":"Build-time environment","description":"Environment of every buildpacks build (pack --env NAME=value), such as BP_JVM_VERSION: \\"17\\". An image\'s build-args win. Values must be strings.","type":"object","propertyNames":{"type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_]*$","patternErrorMessage":"expected a variable name: letters, digits and \\"_\\", not starting with a digit"},"additionalProperties":{"title":"Variable value","description":"The value, as a string. Quote numbers and booleans so YAML keeps them as written.","type":"string","errorMessage":"expected a string"},"errorMessage":"expected a mapping of variable names to string values"}},"errorMessage":"expected a mapping with builder, lifecycle-version, env"}},"errorMessage":"expected a mapping of settings (key: value lines) at the top level","$defs":{"imageName":{"title":"Image name","description":"The short name of an image: lowercase letters and digits, separated by \\".\\", \\"_\\", \\"__\\" or dashes (the OCI path-component grammar). It becomes {image} in the repository template.","type":"string","pattern":"^[a-z0-9]+((\\\\.|_|__|-+)[a-z0-9]+)*$","maxLength":128,"patternErrorMessage":"expected an image name: lowercase letters and digits, separated by \\".\\", \\"_\\", \\"__\\" or \\"-\\" (e.g. api, envoy-prepare)","errorMessage":"expected an image name such as api or envoy-prepare","examples":["api","envoy-prepare","builder"]},"relativePath":{"title":"Repository path","description":"A path relative to the repository root, with \\"/\\" as separator. It may not start with \\"/\\" nor climb out of the repository with \\"..\\". \\".\\" is the root.","type":"string","minLength":1,"pattern":"^(?!/)(?![A-Za-z]:)(?!.*\\\\\\\\)(?!(?:.*/)?\\\\.\\\\.(?:/|$)).+$","patternErrorMessage":"expected a path relative to the repository root, such as images/api (no leading \\"/\\", no \\"..\\", \\"/\\" as separator)","errorMessage":"expected a path relative to the repository root, such as images/api"},"glob":{"title":"Path glob","description":"A glob relative to the repository root: \\"*\\" matches within one folder, \\"**\\" across folders. It may not start with \\"/\\" nor contain \\"..\\".","type":"string","minLength":1,"pattern":"^(?!/)(?![A-Za-z]:)(?!.*\\\\\\\\)(?!(?:.*/)?\\\\.\\\\.(?:/|$)).+$","patternErrorMessage":"expected a glob relative to the repository root, such as common/** (no leading \\"/\\", no \\"..\\", \\"/\\" as separator)","errorMessage":"expected a glob relative to the repository root, such as common/**","examples":["common/**","Makefile","src/api/**"]},"globList":{"title":"Path globs","description":"A list of globs relative to the repository root.","type":"array","items":{"$ref":"#/$defs/glob"},"uniqueItems":true,"errorMessage":"expected a list of globs such as [\\"common/**\\", \\"Makefile\\"]"},"builder":{"title":"Builder","description":"The backend that builds images. auto: buildx where a Docker daemon with BuildKit is available, kaniko inside a Kaniko executor image, buildah otherwise; images found through project.toml always use pack.","type":"string","enum":["auto","buildx","kaniko","buildah","pack"],"errorMessage":"expected one of auto, buildx, kaniko, buildah, pack"},"repositoryTemplate":{"title":"Repository naming template","description":"How an image name becomes a repository reference. Placeholders: {registry} (the registry setting), {prefix} (the channel prefix) and {image} (the image name, required). Example: \\"{registry}/{prefix}{image}\\" gives ghcr.io/acme/stable-api.","type":"string","pattern":"^(?=.*\\\\{image\\\\})(?:[^{}]|\\\\{(?:registry|prefix|image)\\\\})+$","patternErrorMessage":"expected a repository template containing {image}, with only the placeholders {registry}, {prefix} and {image} (e.g. \\"{registry}/{prefix}{image}\\")","errorMessage":"expected a repository template such as \\"{registry}/{prefix}{image}\\"","examples":["{registry}/{prefix}{image}","{registry}/team/{image}"]},"tagRule":{"title":"Tag rule","description":"sha (the full commit sha), sha-short, ref-slug (the branch or tag name slugged like GitLab\'s CI_COMMIT_REF_SLUG), latest (default branch only), a fixed tag such as staging, release or test, or a template with {{branch}}, {{tag}}, {{ref}}, {{ref-slug}}, {{sha}}, {{sha-short}}, {{date}} (UTC yyyymmdd) or {{timestamp}} (UTC yyyymmddhhmmss) such as \\"{{ref-slug}}-{{sha-short}}\\"; a template naming a branch or tag gives no tag on the other kind of build.","type":"string","minLength":1,"maxLength":128,"pattern":"^(?:[A-Za-z0-9_]|\\\\{\\\\{ *(?:branch|sha|sha-short|tag|ref|ref-slug|date|timestamp) *\\\\}\\\\})(?:[A-Za-z0-9_.-]|\\\\{\\\\{ *(?:branch|sha|sha-short|tag|ref|ref-slug|date|timestamp) *\\\\}\\\\})*$","patternErrorMessage":"expected a tag rule: sha, sha-short, ref-slug, latest, a fixed tag of letters, digits, \\".\\", \\"_\\" and \\"-\\" (not starting with \\".\\" or \\"-\\"), or a template using {{branch}} {{tag}} {{ref}} {{ref-slug}} {{sha}} {{sha-short}} {{date}} {{timestamp}}","errorMessage":"expected a tag rule such as sha, ref-slug, latest, staging or \\"{{branch}}-{{sha-short}}\\"","examples":["sha","sha-short","ref-slug","latest","staging","release","{{ref-slug}}-{{sha-short}}"]},"tagRules":{"title":"Tag rules","description":"The tags every built image is pushed with, one rule each.","type":"array","minItems":1,"uniqueItems":true,"items":{"$ref":"#/$defs/tagRule"},"errorMessage":"expected a non-empty list of tag rules such as [sha, ref-slug, latest]"},"buildArgs":{"title":"Build arguments","description":"Values for the Dockerfile\'s ARG instructions (docker build --build-arg NAME=value). Values must be strings: quote numbers such as VERSION: \\"1.10\\", which YAML would otherwise read as the number 1.1.","type":"object","propertyNames":{"type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_]*$","patternErrorMessage":"expected a build-arg name: letters, digits and \\"_\\", not starting with a digit"},"additionalProperties":{"title":"Build argument value","description":"The value, as a string. Quote numbers and booleans so YAML keeps them as written.","type":"string","errorMessage":"expected a string"},"errorMessage":"expected a mapping of build-arg names to string values, such as { VERSION: \\"1.2\\" }"},"platforms":{"title":"Platforms","description":"Target platforms as os/arch[/variant]. More than one builds a multi-platform image (buildx, buildah and kaniko with one run per platform).","type":"array","minItems":1,"uniqueItems":true,"items":{"title":"Platform","description":"os/arch[/variant], e.g. linux/amd64, linux/arm64, linux/arm/v7.","type":"string","pattern":"^[a-z0-9]+/[a-z0-9_]+(?:/[a-z0-9]+)?$","patternErrorMessage":"expected a platform such as linux/amd64 or linux/arm/v7","errorMessage":"expected a platform such as linux/amd64"},"errorMessage":"expected a list of strings like linux/amd64","examples":[["linux/amd64","linux/arm64"]]},"stage":{"title":"Target stage","description":"The Dockerfile stage to build (docker build --target).","type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9_.-]*$","patternErrorMessage":"expected a Dockerfile stage name: letters, digits, \\".\\", \\"_\\" and \\"-\\"","errorMessage":"expected a Dockerfile stage name such as prod"},"test":{"title":"Smoke test","description":"A check run on the pushed image before its tags are promoted. Give exactly one of run (a command inside the image) or command (a shell command on the host with $IMAGE set to the pushed reference).","type":"object","additionalProperties":false,"properties":{"run":{"title":"Run inside the image","description":"A command run inside a container of the built image, e.g. \\"api --version\\". It passes when it exits 0.","type":"string","minLength":1,"errorMessage":"expected a command line to run inside the image, such as \\"api --version\\""},"command":{"title":"Run on the host","description":"A shell command run on the runner with $IMAGE set to the pushed image reference (repository@digest), e.g. \\"./smoke-test.sh $IMAGE\\". It passes when it exits 0.","type":"string","minLength":1,"errorMessage":"expected a shell command to run on the host, such as \\"./smoke-test.sh $IMAGE\\""},"timeout":{"title":"Timeout","description":"Seconds before the test is stopped and counts as failed. Default: 300.","type":"integer","minimum":1,"default":300,"errorMessage":"expected a whole number of seconds, at least 1"}},"oneOf":[{"required":["run"],"properties":{"run":true}},{"required":["command"],"properties":{"command":true}}],"errorMessage":"expected a mapping with exactly one of run (inside the image) or command (on the host)"},"variant":{"title":"Variant","description":"Another build of the same image, e.g. debug with extra tooling. It is pushed under the prefix <channel>-<variant>- (stable-debug-api), or with the tag suffix when tag-suffix is set.","type":["object","null"],"additionalProperties":false,"properties":{"target":{"title":"Target stage","description":"The Dockerfile stage to build for this variant.","$ref":"#/$defs/stage"},"build-args":{"title":"Build arguments","description":"Build arguments added to (and overriding) the image\'s own for this variant.","$ref":"#/$defs/buildArgs"},"tag-suffix":{"title":"Tag suffix","description":"Put the variant in the tags instead of the repository name: api:<tag><suffix>, e.g. \\"-debug\\".","type":"string","minLength":1,"maxLength":64,"pattern":"^[A-Za-z0-9_.-]+$","patternErrorMessage":"expected a tag suffix of letters, digits, \\".\\", \\"_\\" and \\"-\\", such as -debug","errorMessage":"expected a tag suffix such as -debug"}},"errorMessage":"expected a mapping with target, build-args or tag-suffix"},"image":{"title":"Image settings","description":"Settings for one image. Every key is optional: discovery and the global settings fill the rest. An image listed here that no discovery pattern finds needs a dockerfile (or a context holding project.toml).","type":["object","null"],"additionalProperties":false,"properties":{"context":{"title":"Build context","description":"The build context folder, relative to the repository root. Default: the folder holding the Dockerfile (or project.toml), or the discovery pattern\'s context.","$ref":"#/$defs/relativePath"},"dockerfile":{"title":"Dockerfile","description":"The Dockerfile path, relative to the repository root. Default: the file discovery found.","$ref":"#/$defs/relativePath"},"target":{"title":"Target stage","description":"The Dockerfile stage to build (docker build --target).","$ref":"#/$defs/stage"},"build-args":{"title":"Build arguments","description":"Values for the Dockerfile\'s ARG instructions. Values must be strings: quote numbers such as VERSION: \\"1.10\\".","$ref":"#/$defs/buildArgs"},"platforms":{"title":"Platforms","description":"Target platforms as os/arch[/variant]. Default: the runner\'s platform.","$ref":"#/$defs/platforms"},"depends-on":{"title":"Depends on","description":"Images of this repository that must be built before this one, in addition to those its Dockerfile names in FROM, COPY --from and RUN --mount=from.","type":"array","uniqueItems":true,"items":{"$ref":"#/$defs/imageName"},"errorMessage":"expected a list of image names such as [base]"},"watch":{"title":"Watched paths","description":"Globs, relative to the repository root, whose changes also rebuild this image, e.g. the source it packages: [\\"src/api/**\\"].","$ref":"#/$defs/globList"},"builder":{"title":"Builder","description":"The builder for this image, overriding the global one.","$ref":"#/$defs/builder"},"repository":{"title":"Repository naming template","description":"The repository template for this image, overriding the global one, e.g. \\"{registry}/app/{image}\\".","$ref":"#/$defs/repositoryTemplate"},"tags":{"title":"Tag rules","description":"The tag rules for this image, replacing the global ones.","$ref":"#/$defs/tagRules"},"test":{"title":"Smoke test","description":"A test run on the pushed image before its tags are promoted: exactly one of run or command, and an optional timeout.","$ref":"#/$defs/test"},"variants":{"title":"Variants","description":"Other builds of this image by variant name, e.g. debug: { target: debug }.","type":"object","propertyNames":{"$ref":"#/$defs/imageName"},"additionalProperties":{"$ref":"#/$defs/variant"},"errorMessage":"expected a mapping of variant names to variant settings, such as { debug: { target: debug } }"}},"errorMessage":"expected a mapping of image settings (context, dockerfile, build-args…)"},"discoveryPattern":{"title":"Discovery pattern","description":"A path pattern relative to the repository root with {name} exactly once: the part of the path that names the image. \\"*\\" matches within one folder, \\"**\\" any number of folders. A pattern whose file is project.toml finds buildpacks apps, any other a Dockerfile.","type":"string","pattern":"^(?!/)(?![A-Za-z]:)(?!.*\\\\\\\\)(?!(?:.*/)?\\\\.\\\\.(?:/|$))(?!.*//)[^{}]*\\\\{name\\\\}[^{}]*$","patternErrorMessage":"expected a path pattern relative to the repository root with {name} exactly once and no other braces, such as images/{name}/Dockerfile (no leading \\"/\\", no \\"..\\")","errorMessage":"expected a path pattern such as images/{name}/Dockerfile","examples":["images/{name}/Dockerfile","Dockerfile.{name}","{name}/project.toml"]},"discoveryEntry":{"title":"Discovery convention","description":"A path pattern (the folder of the matched file is the build context), or a mapping with pattern, context and kind.","if":{"type":"string"},"then":{"$ref":"#/$defs/discoveryPattern"},"else":{"type":"object","additionalProperties":false,"required":["pattern"],"properties":{"pattern":{"title":"Pattern","description":"A path pattern with {name} exactly once, e.g. Dockerfile.{name}.","$ref":"#/$defs/discoveryPattern"},"context":{"title":"Build context","description":"The build context for every image this pattern finds, relative to the repository root, e.g. \\".\\" to share the root. Default: the folder holding the matched file.","$ref":"#/$defs/relativePath"},"kind":{"title":"Kind","description":"dockerfile (the matched file is a Dockerfile) or buildpacks (the matched file is project.toml, built with pack). Default: buildpacks when the file is project.toml, else dockerfile.","type":"string","enum":["dockerfile","buildpacks"],"errorMessage":"expected dockerfile or buildpacks"}},"errorMessage":"expected a path pattern such as images/{name}/Dockerfile, or a mapping with pattern and optionally context and kind"}},"registrySettings":{"title":"Registry settings","description":"How to talk to one registry host.","type":"object","additionalProperties":false,"properties":{"insecure":{"title":"Insecure","description":"Talk plain HTTP (or HTTPS without certificate checks) to this host, e.g. a local registry on localhost:5000.","type":"boolean","default":false,"errorMessage":"expected true or false"}},"errorMessage":"expected a mapping such as { insecure: true }"}}}');
 ;// CONCATENATED MODULE: ./src/config/parse-config.ts
 // image-builder.yml text -> the one frozen Config. Pure: the caller reads the file.
 //
@@ -71538,6 +71547,21 @@ function convert(raw, source) {
             ...(raw.ecr?.['lifecycle-policy'] !== undefined
                 ? { lifecyclePolicy: raw.ecr['lifecycle-policy'] }
                 : {}),
+        },
+        cache: raw.cache ?? DEFAULT_CACHE,
+        buildx: {
+            ...(raw.buildx?.provenance !== undefined
+                ? { provenance: String(raw.buildx.provenance) }
+                : {}),
+            ...(raw.buildx?.sbom !== undefined ? { sbom: String(raw.buildx.sbom) } : {}),
+        },
+        kaniko: raw.kaniko?.executor !== undefined ? { executor: raw.kaniko.executor } : {},
+        pack: {
+            ...(raw.pack?.builder !== undefined ? { builder: raw.pack.builder } : {}),
+            ...(raw.pack?.['lifecycle-version'] !== undefined
+                ? { lifecycleVersion: raw.pack['lifecycle-version'] }
+                : {}),
+            env: copyRecord(raw.pack?.env ?? {}),
         },
         registries: Object.fromEntries(Object.entries(raw.registries ?? {}).map(([host, settings]) => [
             host,
@@ -78716,6 +78740,7 @@ const OUTPUTS = {
     plan: 'plan',
     affected: 'affected',
     matrix: 'matrix',
+    matrices: 'matrices',
     images: 'images',
     built: 'built',
     skipped: 'skipped',
@@ -78724,6 +78749,7 @@ const OUTPUTS = {
 };
 const STATE = {
     isPost: 'isPost',
+    cleanup: 'cleanup',
 };
 
 ;// CONCATENATED MODULE: ./src/adapters/exec.ts
@@ -80966,8 +80992,8 @@ const anonymousCredentials = { get: async () => undefined };
  * 0600): `{"auths":{"host":{"auth":"base64(user:password)"}}}`, with Docker Hub under
  * `https://index.docker.io/v1/` as the Docker CLI and Kaniko expect.
  */
-async function writeAuthFile(entries) {
-    const dir = await (0,promises_.mkdtemp)((0,external_node_path_.join)((0,external_node_os_.tmpdir)(), 'image-builder-auth-'));
+async function writeAuthFile(entries, parent = (0,external_node_os_.tmpdir)()) {
+    const dir = await (0,promises_.mkdtemp)((0,external_node_path_.join)(parent, 'image-builder-auth-'));
     await (0,promises_.chmod)(dir, 0o700);
     const auths = {};
     for (const [host, { username, password }] of Object.entries(entries)) {
@@ -81443,7 +81469,7 @@ async function confirmImmutableTag(client, repository, tag, digest) {
     const current = await client.headManifest(`${repository}:${tag}`);
     if (current?.digest === digest)
         return;
-    throw new UserError(`${repository}:${tag} already exists and the repository's tags are IMMUTABLE: it points at ` +
+    throw new errors_UserError(`${repository}:${tag} already exists and the repository's tags are IMMUTABLE: it points at ` +
         `${current?.digest ?? 'another image'}, not at ${digest}. Use a tag that changes with ` +
         'every build (such as the commit sha), or set the repository to MUTABLE.');
 }
@@ -82401,6 +82427,7 @@ async function scheduleByLevel(tasks, run, maxParallel) {
 
 
 
+
 /** Tag that records what went into a build, so an identical build is found, not redone. */
 const CONTENT_TAG_PREFIX = 'src-';
 function hostOf(repository) {
@@ -82510,7 +82537,7 @@ async function buildOne(image, env, parents, log) {
     for (const tag of [contentTag, ...image.tags]) {
         if (tags.includes(tag) || later.has(tag))
             continue;
-        await registry.tagManifest(`${image.repository}@${digest}`, tag);
+        await addTag(registry, image.repository, digest, tag);
         tags.push(tag);
     }
     if (status === 'reused' && !tags.includes(contentTag))
@@ -82523,6 +82550,20 @@ async function buildOne(image, env, parents, log) {
         tags,
         ...(status === 'reused' ? { detail: `already built as ${contentTag}` } : {}),
     };
+}
+/**
+ * Points `tag` at `digest` through the registry API. In a repository with immutable tags
+ * (ECR), a tag that already points at this digest is success; at another, a clear error.
+ */
+async function addTag(registry, repository, digest, tag) {
+    try {
+        await registry.tagManifest(`${repository}@${digest}`, tag);
+    }
+    catch (error) {
+        if (!isImmutableTagError(error))
+            throw error;
+        await confirmImmutableTag(registry, repository, tag, digest);
+    }
 }
 function run_build_describeError(error) {
     return error instanceof Error ? error.message : String(error);
@@ -82611,7 +82652,7 @@ async function runBuild(env) {
                 heldBack.push(`${image.repository}:${tag}`);
                 continue;
             }
-            await env.registry.tagManifest(`${image.repository}@${outcome.digest}`, tag);
+            await addTag(env.registry, image.repository, outcome.digest, tag);
             outcome.tags.push(tag);
         }
     }
@@ -82648,21 +82689,41 @@ function insecureFor(registries) {
  * One backend per builder name for the run; `auto` is decided once per image kind, and the
  * choice and its reason are logged.
  */
-async function chooseBuilders(images, env, execute, registry, host) {
+async function chooseBuilders(images, config, env, execute, registry, host) {
     const backends = new Map();
     const backend = (name) => {
         let builder = backends.get(name);
         if (builder === undefined) {
             if (name === 'buildah')
                 builder = new BuildahBuilder(buildahSettings(env));
-            else if (name === 'buildx')
-                builder = new BuildxBuilder(buildxSettings(env));
-            // Several images in one Kaniko container: clean its filesystem between builds.
-            else if (name === 'kaniko')
-                builder = new KanikoBuilder(kanikoSettings(env, { cleanup: images.length > 1 }));
+            else if (name === 'buildx') {
+                builder = new BuildxBuilder(buildxSettings(env, {
+                    cache: config.cache,
+                    ...(config.buildx.provenance !== undefined
+                        ? { provenance: config.buildx.provenance }
+                        : {}),
+                    ...(config.buildx.sbom !== undefined ? { sbom: config.buildx.sbom } : {}),
+                }));
+            }
+            else if (name === 'kaniko') {
+                builder = new KanikoBuilder(kanikoSettings(env, {
+                    ...(config.kaniko.executor !== undefined ? { executor: config.kaniko.executor } : {}),
+                    // Kaniko has no GitHub Actions cache: only the registry one.
+                    cache: config.cache === 'registry',
+                    // Several images in one Kaniko container: clean its filesystem between builds.
+                    cleanup: images.length > 1,
+                }));
+            }
             else {
                 builder = new PackBuilder({
                     ...DEFAULT_PACK_SETTINGS,
+                    ...(config.pack.builder !== undefined ? { builder: config.pack.builder } : {}),
+                    ...(config.pack.lifecycleVersion !== undefined
+                        ? { lifecycleVersion: config.pack.lifecycleVersion }
+                        : {}),
+                    env: config.pack.env,
+                    // pack's cache image lives in the registry; there is no GitHub Actions cache for it.
+                    cache: config.cache === 'registry',
                     resolveDigest: async (ref) => {
                         const found = await registry.headManifest(ref);
                         if (!found)
@@ -82685,7 +82746,15 @@ async function chooseBuilders(images, env, execute, registry, host) {
         else {
             let choice = automatic.get(image.kind);
             if (choice === undefined) {
-                choice = chooseBuilder({ env, exec: execute, fileExists, kind: image.kind }).then((found) => {
+                choice = chooseBuilder({
+                    env,
+                    exec: execute,
+                    fileExists,
+                    kind: image.kind,
+                    ...(config.kaniko.executor !== undefined
+                        ? { kanikoExecutor: config.kaniko.executor }
+                        : {}),
+                }).then((found) => {
                     host.info(`builder: ${found.name} for ${image.kind} images (${found.reason})`);
                     return found.name;
                 });
@@ -82798,15 +82867,19 @@ async function buildPlan(result, settings, host, env, execute = exec) {
             entries[registryHost] = found;
         }
     }
-    const authFile = await writeAuthFile(entries);
-    const workDir = await (0,promises_.mkdtemp)(external_node_path_default().join((0,external_node_os_.tmpdir)(), 'image-builder-build-'));
+    // GitHub's runner temp folder is emptied after every job, whatever happens to this process.
+    const temp = env.RUNNER_TEMP || env.TMPDIR || (0,external_node_os_.tmpdir)();
+    const authFile = await writeAuthFile(entries, temp);
+    const workDir = await (0,promises_.mkdtemp)(external_node_path_default().join(temp, 'image-builder-build-'));
+    host.removeLater(authFile.dir);
+    host.removeLater(workDir);
     const cleanup = async () => {
         await authFile.remove();
         await (0,promises_.rm)(workDir, { recursive: true, force: true });
     };
     const stopWatching = onInterrupt(cleanup);
     try {
-        const builders = await chooseBuilders(plan.images, env, execute, access.client, host);
+        const builders = await chooseBuilders(plan.images, config, env, execute, access.client, host);
         // Kaniko builds one image at a time in its container.
         const serial = [...builders.values()].some((builder) => 'requiresSerialBuilds' in builder && builder.requiresSerialBuilds === true);
         return await runBuild({
@@ -82837,6 +82910,325 @@ async function buildPlan(result, settings, host, env, execute = exec) {
         access.close();
         await cleanup();
     }
+}
+
+;// CONCATENATED MODULE: ./src/core/summary.ts
+const RESULT_LABEL = {
+    built: '✅ built',
+    reused: '♻️ reused',
+    failed: '❌ failed',
+    skipped: '⏭️ skipped',
+    planned: '🔨 to build',
+    unchanged: '➖ unchanged',
+    removed: '🗑️ removed',
+};
+/** One mermaid class per result; affected images also get a thick border. */
+const RESULT_STYLE = {
+    built: 'fill:#d1f7c4,stroke:#2da44e,color:#111',
+    reused: 'fill:#ddf4ff,stroke:#0969da,color:#111',
+    failed: 'fill:#ffd8d3,stroke:#cf222e,color:#111',
+    skipped: 'fill:#fff8c5,stroke:#9a6700,color:#111',
+    planned: 'fill:#fff3b0,stroke:#b08800,color:#111',
+    unchanged: 'fill:#f6f8fa,stroke:#8c959f,color:#57606a',
+    removed: 'fill:#f6f8fa,stroke:#8c959f,color:#57606a,stroke-dasharray:4 2',
+};
+/** A markdown table cell: `|` escaped, newlines turned into `<br>`. */
+function cell(text) {
+    return text.replace(/\\/g, '\\\\').replace(/\|/g, '\\|').replace(/\r?\n/g, '<br>').trim();
+}
+/** A mermaid node label inside `"…"`: quotes and markup characters as entity codes. */
+function mermaidLabel(text) {
+    return text
+        .replace(/#/g, '#35;')
+        .replace(/"/g, '#quot;')
+        .replace(/</g, '#lt;')
+        .replace(/>/g, '#gt;')
+        .replace(/\r?\n/g, ' ');
+}
+function shortDigest(digest) {
+    if (digest === undefined)
+        return '';
+    const [algorithm, hex = ''] = digest.split(':');
+    return `\`${algorithm}:${hex.slice(0, 12)}\``;
+}
+function duration(seconds) {
+    if (seconds === undefined)
+        return '';
+    if (seconds < 60)
+        return `${seconds.toFixed(1)}s`;
+    const minutes = Math.floor(seconds / 60);
+    return `${minutes}m ${Math.round(seconds - minutes * 60)}s`;
+}
+/** Every image of the graph (and removed ones) with its result, in build order. */
+function summaryRows(plan, outcome) {
+    const planned = new Map(plan.images.map((image) => [image.name, image]));
+    const unaffected = new Map(plan.unaffected.map((u) => [u.name, u.why]));
+    const results = new Map((outcome?.images ?? []).map((image) => [image.name, image]));
+    const rows = [];
+    for (const node of plan.graph) {
+        const image = planned.get(node.name);
+        const result = results.get(node.name);
+        if (image === undefined) {
+            rows.push({
+                name: node.name,
+                result: 'unchanged',
+                affected: false,
+                tags: [],
+                why: unaffected.get(node.name) ?? 'not affected by this change',
+            });
+            continue;
+        }
+        const why = [...image.reasons];
+        if (result?.detail !== undefined)
+            why.unshift(result.detail);
+        rows.push({
+            name: node.name,
+            result: result?.status ?? (outcome === undefined ? 'planned' : 'skipped'),
+            affected: true,
+            tags: result ? result.tags : image.tags,
+            ...(result?.digest !== undefined ? { digest: result.digest } : {}),
+            ...(result?.seconds !== undefined ? { seconds: result.seconds } : {}),
+            why: why.join('\n'),
+        });
+    }
+    for (const removed of plan.removed) {
+        if (rows.some((row) => row.name === removed.name))
+            continue;
+        rows.push({
+            name: removed.name,
+            result: 'removed',
+            affected: false,
+            tags: [],
+            why: `${removed.source} was deleted`,
+        });
+    }
+    return rows;
+}
+/** The image graph as a mermaid flowchart: one class per result, affected images outlined. */
+function renderResultMermaid(plan, outcome) {
+    const rows = summaryRows(plan, outcome).filter((row) => row.result !== 'removed');
+    const ids = new Map(rows.map((row, index) => [row.name, `i${index}`]));
+    const lines = ['flowchart LR'];
+    for (const row of rows) {
+        const label = `${mermaidLabel(row.name)}<br/><small>${RESULT_LABEL[row.result].split(' ').pop()}</small>`;
+        lines.push(`  ${ids.get(row.name)}["${label}"]`);
+    }
+    for (const node of plan.graph) {
+        for (const parent of node.parents) {
+            const from = ids.get(parent);
+            const to = ids.get(node.name);
+            if (from !== undefined && to !== undefined)
+                lines.push(`  ${from} --> ${to}`);
+        }
+    }
+    const used = new Set(rows.map((row) => row.result));
+    for (const result of Object.keys(RESULT_STYLE)) {
+        if (!used.has(result))
+            continue;
+        lines.push(`  classDef ${result} ${RESULT_STYLE[result]}`);
+        const members = rows.filter((row) => row.result === result).map((row) => ids.get(row.name));
+        lines.push(`  class ${members.join(',')} ${result}`);
+    }
+    const affected = rows.filter((row) => row.affected).map((row) => ids.get(row.name));
+    if (affected.length > 0) {
+        lines.push('  classDef affected stroke-width:3px');
+        lines.push(`  class ${affected.join(',')} affected`);
+    }
+    return lines.join('\n');
+}
+function counts(rows) {
+    const order = [
+        'built',
+        'reused',
+        'failed',
+        'skipped',
+        'planned',
+        'unchanged',
+        'removed',
+    ];
+    return order
+        .map((result) => [result, rows.filter((row) => row.result === result).length])
+        .filter(([, n]) => n > 0)
+        .map(([result, n]) => `${n} ${RESULT_LABEL[result].split(' ').pop()}`)
+        .join(', ');
+}
+/** Markdown for the job summary: heading, table of every image, mermaid graph. */
+function renderSummary(plan, outcome) {
+    const { event } = plan;
+    const rows = summaryRows(plan, outcome);
+    const ref = event.refType === 'tag' ? `tag ${event.ref}` : event.ref || '(detached)';
+    const lines = [];
+    const verdict = outcome === undefined ? 'plan' : outcome.ok ? 'build succeeded' : 'build failed';
+    lines.push(`## image-builder: ${verdict}`);
+    lines.push('');
+    const source = event.platform === 'local' ? 'local run' : `${event.platform} \`${event.sourceEvent}\``;
+    lines.push(`${source} on \`${cell(ref)}\` at \`${event.sha.slice(0, 7)}\` · changes: ${cell(event.changes)}` +
+        (event.base !== undefined ? ` (base \`${event.base.slice(0, 7)}\`)` : '') +
+        (event.changedPaths !== undefined ? ` · ${event.changedPaths} changed paths` : ''));
+    lines.push('');
+    lines.push(`**${plan.images.length} of ${plan.graph.length} image${plan.graph.length === 1 ? '' : 's'} affected** · ${counts(rows)}`);
+    lines.push('');
+    lines.push('| image | result | tags | digest | duration | why |');
+    lines.push('| --- | --- | --- | --- | --- | --- |');
+    for (const row of rows) {
+        const tags = row.tags.map((tag) => `\`${cell(tag)}\``).join(' ');
+        lines.push(`| ${[
+            `\`${cell(row.name)}\``,
+            RESULT_LABEL[row.result],
+            tags,
+            shortDigest(row.digest),
+            duration(row.seconds),
+            cell(row.why),
+        ].join(' | ')} |`);
+    }
+    if (outcome !== undefined && outcome.heldBack.length > 0) {
+        lines.push('');
+        lines.push(`Not moved, because not every image succeeded: ${outcome.heldBack.map((tag) => `\`${cell(tag)}\``).join(', ')}`);
+    }
+    if (plan.warnings.length > 0) {
+        lines.push('');
+        lines.push('<details><summary>Warnings</summary>');
+        lines.push('');
+        for (const warning of plan.warnings) {
+            const where = warning.line !== undefined ? `${warning.file}:${warning.line}` : warning.file;
+            lines.push(`- \`${where}\`: ${warning.message.replace(/\r?\n/g, ' ')}`);
+        }
+        lines.push('');
+        lines.push('</details>');
+    }
+    lines.push('');
+    lines.push('```mermaid');
+    lines.push(renderResultMermaid(plan, outcome));
+    lines.push('```');
+    return `${lines.join('\n')}\n`;
+}
+
+;// CONCATENATED MODULE: ./src/core/matrix.ts
+/** GitHub's limit of jobs one matrix may generate. */
+const GITHUB_MATRIX_LIMIT = 256;
+function entries(plan) {
+    return plan.images.map((image) => ({ image: image.name, level: image.level }));
+}
+/**
+ * The affected images in build order, cut into matrices of at most `maxJobs` entries each
+ * (GitHub refuses a matrix of more than 256 jobs). Chunks follow each other in build order,
+ * so a level's images keep their order; a chunk may span levels, so a workflow that builds
+ * chunks in parallel must still run them level by level (see {@link matrixByLevel}).
+ */
+function chunkMatrix(plan, maxJobs = GITHUB_MATRIX_LIMIT) {
+    if (!Number.isInteger(maxJobs) || maxJobs < 1 || maxJobs > GITHUB_MATRIX_LIMIT) {
+        throw new RangeError(`maxJobs must be an integer from 1 to ${GITHUB_MATRIX_LIMIT}`);
+    }
+    const all = [...entries(plan)].sort((a, b) => a.level - b.level);
+    const chunks = [];
+    for (let start = 0; start < all.length; start += maxJobs) {
+        chunks.push({ include: all.slice(start, start + maxJobs) });
+    }
+    return chunks;
+}
+/**
+ * One matrix per level, level 0 first: every image of a level has all its rebuilt parents in
+ * earlier levels, so a workflow with one matrix job per level (each `needs:` the one before)
+ * builds parents before children. A level of more than `maxJobs` images is cut into several.
+ */
+function matrixByLevel(plan, maxJobs = GITHUB_MATRIX_LIMIT) {
+    const levels = new Map();
+    for (const entry of entries(plan)) {
+        const list = levels.get(entry.level) ?? [];
+        list.push(entry);
+        levels.set(entry.level, list);
+    }
+    return [...levels.keys()]
+        .sort((a, b) => a - b)
+        .map((level) => {
+        const list = levels.get(level) ?? [];
+        const matrices = [];
+        for (let start = 0; start < list.length; start += maxJobs) {
+            matrices.push({ include: list.slice(start, start + maxJobs) });
+        }
+        return { level, matrices };
+    });
+}
+
+;// CONCATENATED MODULE: ./src/core/gitlab-pipeline.ts
+// A GitLab child pipeline for the affected images: one job per image whose `needs:` are
+// exactly the image's parents rebuilt in this run, for `trigger: include: artifact:`.
+
+/** Keys the child pipeline may use (checked by the tests against GitLab's CI schema keys). */
+const GITLAB_JOB_KEYS = (/* unused pure expression or super */ null && (['stage', 'image', 'script', 'needs', 'variables', 'tags']));
+/** Words GitLab reads as global keywords, never as job names. */
+const RESERVED = new Set([
+    'image',
+    'services',
+    'stages',
+    'types',
+    'before_script',
+    'after_script',
+    'variables',
+    'cache',
+    'include',
+    'default',
+    'workflow',
+    'spec',
+    'true',
+    'false',
+    'nil',
+]);
+/** A job name GitLab accepts and shows as is: at most 255 characters of a plain alphabet. */
+function gitlabJobName(prefix, image) {
+    const name = `${prefix}${image}`.replace(/[^A-Za-z0-9_.:/@+ -]/g, '-').slice(0, 255);
+    return name.startsWith('.') || RESERVED.has(name) ? `job-${name}`.slice(0, 255) : name;
+}
+/** A POSIX shell word. */
+function gitlab_pipeline_shellWord(word) {
+    return /^[A-Za-z0-9_.:/@+=,-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
+}
+/** The child pipeline as YAML (one job per affected image, `stages` by level). */
+function gitlabChildPipeline(plan, options) {
+    const stageName = options.stageName ?? ((level) => `level-${level}`);
+    const prefix = options.jobPrefix ?? 'build:';
+    const jobNames = new Map();
+    const taken = new Set();
+    for (const image of plan.images) {
+        const base = gitlabJobName(prefix, image.name);
+        let name = base;
+        for (let n = 2; taken.has(name); n++)
+            name = `${base.slice(0, 250)}-${n}`;
+        taken.add(name);
+        jobNames.set(image.name, name);
+    }
+    const levels = [...new Set(plan.images.map((image) => image.level))].sort((a, b) => a - b);
+    const document = {};
+    if (plan.images.length === 0) {
+        // GitLab refuses a pipeline without jobs: one that says so keeps the trigger green.
+        document.stages = [stageName(0)];
+        document['nothing-to-build'] = {
+            stage: stageName(0),
+            image: options.image,
+            script: ['echo "no image is affected by this change"'],
+        };
+        return (0,dist/* stringify */.As)(document, { lineWidth: 0 });
+    }
+    document.stages = levels.map(stageName);
+    for (const image of plan.images) {
+        const parts = [options.command, 'build', '--images', gitlab_pipeline_shellWord(image.name)];
+        if (options.args)
+            parts.push(options.args);
+        document[jobNames.get(image.name)] = {
+            stage: stageName(image.level),
+            image: options.image,
+            ...(options.tags && options.tags.length > 0 ? { tags: options.tags } : {}),
+            variables: { IMAGE_BUILDER_IMAGE: image.name },
+            script: [parts.join(' ')],
+            needs: image.rebuiltParents.map((parent) => {
+                const job = jobNames.get(parent);
+                if (job === undefined)
+                    throw new Error(`${image.name}: parent ${parent} is not planned`);
+                return job;
+            }),
+        };
+    }
+    return (0,dist/* stringify */.As)(document, { lineWidth: 0 });
 }
 
 ;// CONCATENATED MODULE: ./src/promote/copy.ts
@@ -83165,7 +83557,7 @@ class PromotionError extends errors_UserError {
 }
 const isMissing = (error) => error instanceof RegistryError && error.status === 404;
 /** `sha256:0123456789ab`: enough to tell digests apart in a log line. */
-function shortDigest(digest) {
+function promote_shortDigest(digest) {
     return digest.slice(0, digest.indexOf(':') + 13);
 }
 /**
@@ -83255,7 +83647,7 @@ async function promoteImages(options) {
             const moved = blobsMounted + blobsCopied > 0
                 ? ` (${blobsMounted} blobs mounted, ${blobsCopied} copied, ${bytesCopied} bytes)`
                 : '';
-            log(`${job.label} -> ${target.label}: ${action}${moved} ${shortDigest(digest)}`);
+            log(`${job.label} -> ${target.label}: ${action}${moved} ${promote_shortDigest(digest)}`);
         }
         return {
             image: job.item.image,
@@ -83527,6 +83919,9 @@ function buildOutputs(outcome) {
 
 
 
+
+
+
 async function run(settings, host, env = process.env, dependencies = {}) {
     const git = new Git(settings.repoDir);
     const files = new RepoFiles(settings.repoDir);
@@ -83563,6 +83958,15 @@ async function run(settings, host, env = process.env, dependencies = {}) {
     host.setOutput(OUTPUTS.plan, JSON.stringify(plan));
     host.setOutput(OUTPUTS.affected, JSON.stringify(plan.images.map((image) => image.name)));
     host.setOutput(OUTPUTS.matrix, JSON.stringify(matrixOf(plan)));
+    host.setOutput(OUTPUTS.matrices, JSON.stringify(chunkMatrix(plan)));
+    if (settings.command === 'gitlab-pipeline') {
+        host.info(gitlabChildPipeline(plan, {
+            image: settings.jobImage ?? 'node:24',
+            command: settings.jobCommand ?? 'npx --yes image-builder',
+        }));
+        await host.finish();
+        return;
+    }
     if (settings.command === 'promote') {
         await promote(planned, settings, host, env);
         await host.finish();
@@ -83577,11 +83981,14 @@ async function run(settings, host, env = process.env, dependencies = {}) {
     else {
         host.info(renderPlanText(plan));
     }
+    if (settings.command === 'plan')
+        await host.summary(renderSummary(plan));
     if (settings.command === 'build') {
         const outcome = await buildPlan(planned, settings, host, env, dependencies.exec);
         for (const [name, value] of Object.entries(buildOutputs(outcome)))
             host.setOutput(OUTPUTS[name], value);
         host.info(renderBuildText(outcome));
+        await host.summary(renderSummary(plan, outcome));
         await host.finish();
         if (!outcome.ok) {
             const failed = outcome.images.filter((image) => image.status === 'failed');
@@ -83642,6 +84049,7 @@ commands:
   build    build the affected images parents first, push them and add their tags
   graph    print the dependency graph of every image (mermaid, or --format dot)
   promote  give images' --from tag its --to tags through the registry (no layer moves)
+  gitlab-pipeline  print a GitLab child pipeline: one job per affected image, needs = parents
 
 options:
   --repo DIR             the git repository (default: the current folder)
@@ -83655,6 +84063,8 @@ options:
   --format mermaid|dot   graph format
   --max-parallel N       builds at once (default: the number of cores)
   --from TAG --to A,B    promote: the tag to promote and the tags to give it
+  --job-image IMAGE      gitlab-pipeline: the image of its jobs (default node:24)
+  --job-command CMD      gitlab-pipeline: how jobs run the CLI (default npx --yes image-builder)
   -h, --help             this text
 
 On GitHub Actions (GITHUB_ACTIONS) and GitLab CI (GITLAB_CI) the event is read from the
@@ -83687,6 +84097,8 @@ async function settingsFromArgv(argv, env = process.env) {
                 format: { type: 'string', default: 'mermaid' },
                 'max-parallel': { type: 'string' },
                 from: { type: 'string' },
+                'job-image': { type: 'string' },
+                'job-command': { type: 'string' },
                 to: { type: 'string' },
                 help: { type: 'boolean', short: 'h', default: false },
             },
@@ -83742,6 +84154,8 @@ async function settingsFromArgv(argv, env = process.env) {
             : {}),
         ...(username && password ? { registryUsername: username, registryPassword: password } : {}),
         ...promoteSettings(values.from, values.to, command, '--from', '--to'),
+        ...(values['job-image'] !== undefined ? { jobImage: values['job-image'] } : {}),
+        ...(values['job-command'] !== undefined ? { jobCommand: values['job-command'] } : {}),
     };
 }
 function hostFor(env) {
@@ -88497,7 +88911,7 @@ __webpack_unused_export__ = parser.Parser;
 __webpack_unused_export__ = publicApi.parse;
 __webpack_unused_export__ = publicApi.parseAllDocuments;
 exports.Tp = publicApi.parseDocument;
-__webpack_unused_export__ = publicApi.stringify;
+exports.As = publicApi.stringify;
 exports.YR = visit.visit;
 __webpack_unused_export__ = visit.visitAsync;
 

@@ -44,6 +44,7 @@ export function insecureFor(
  */
 async function chooseBuilders(
   images: readonly PlannedImage[],
+  config: Config,
   env: Env,
   execute: Exec,
   registry: RegistryClient,
@@ -54,13 +55,36 @@ async function chooseBuilders(
     let builder = backends.get(name);
     if (builder === undefined) {
       if (name === 'buildah') builder = new BuildahBuilder(buildahSettings(env));
-      else if (name === 'buildx') builder = new BuildxBuilder(buildxSettings(env));
-      // Several images in one Kaniko container: clean its filesystem between builds.
-      else if (name === 'kaniko')
-        builder = new KanikoBuilder(kanikoSettings(env, { cleanup: images.length > 1 }));
-      else {
+      else if (name === 'buildx') {
+        builder = new BuildxBuilder(
+          buildxSettings(env, {
+            cache: config.cache,
+            ...(config.buildx.provenance !== undefined
+              ? { provenance: config.buildx.provenance }
+              : {}),
+            ...(config.buildx.sbom !== undefined ? { sbom: config.buildx.sbom } : {}),
+          }),
+        );
+      } else if (name === 'kaniko') {
+        builder = new KanikoBuilder(
+          kanikoSettings(env, {
+            ...(config.kaniko.executor !== undefined ? { executor: config.kaniko.executor } : {}),
+            // Kaniko has no GitHub Actions cache: only the registry one.
+            cache: config.cache === 'registry',
+            // Several images in one Kaniko container: clean its filesystem between builds.
+            cleanup: images.length > 1,
+          }),
+        );
+      } else {
         builder = new PackBuilder({
           ...DEFAULT_PACK_SETTINGS,
+          ...(config.pack.builder !== undefined ? { builder: config.pack.builder } : {}),
+          ...(config.pack.lifecycleVersion !== undefined
+            ? { lifecycleVersion: config.pack.lifecycleVersion }
+            : {}),
+          env: config.pack.env,
+          // pack's cache image lives in the registry; there is no GitHub Actions cache for it.
+          cache: config.cache === 'registry',
           resolveDigest: async (ref) => {
             const found = await registry.headManifest(ref);
             if (!found)
@@ -82,12 +106,18 @@ async function chooseBuilders(
     } else {
       let choice = automatic.get(image.kind);
       if (choice === undefined) {
-        choice = chooseBuilder({ env, exec: execute, fileExists, kind: image.kind }).then(
-          (found) => {
-            host.info(`builder: ${found.name} for ${image.kind} images (${found.reason})`);
-            return found.name;
-          },
-        );
+        choice = chooseBuilder({
+          env,
+          exec: execute,
+          fileExists,
+          kind: image.kind,
+          ...(config.kaniko.executor !== undefined
+            ? { kanikoExecutor: config.kaniko.executor }
+            : {}),
+        }).then((found) => {
+          host.info(`builder: ${found.name} for ${image.kind} images (${found.reason})`);
+          return found.name;
+        });
         automatic.set(image.kind, choice);
       }
       name = await choice;
@@ -222,15 +252,19 @@ export async function buildPlan(
     }
   }
 
-  const authFile = await writeAuthFile(entries);
-  const workDir = await mkdtemp(path.join(tmpdir(), 'image-builder-build-'));
+  // GitHub's runner temp folder is emptied after every job, whatever happens to this process.
+  const temp = env.RUNNER_TEMP || env.TMPDIR || tmpdir();
+  const authFile = await writeAuthFile(entries, temp);
+  const workDir = await mkdtemp(path.join(temp, 'image-builder-build-'));
+  host.removeLater(authFile.dir);
+  host.removeLater(workDir);
   const cleanup = async (): Promise<void> => {
     await authFile.remove();
     await rm(workDir, { recursive: true, force: true });
   };
   const stopWatching = onInterrupt(cleanup);
   try {
-    const builders = await chooseBuilders(plan.images, env, execute, access.client, host);
+    const builders = await chooseBuilders(plan.images, config, env, execute, access.client, host);
     // Kaniko builds one image at a time in its container.
     const serial = [...builders.values()].some(
       (builder) => 'requiresSerialBuilds' in builder && builder.requiresSerialBuilds === true,

@@ -11,6 +11,7 @@ import { parseReference } from '../core/reference.js';
 import { MOVING_TAG_RULES } from '../core/tags.js';
 import type { DockerfileInfo } from '../core/types.js';
 import type { RegistryClient } from '../registry/client.js';
+import { confirmImmutableTag, isImmutableTagError } from '../registry/ecr.js';
 import { contentKey } from './content-key.js';
 import { baseImage, finalBase, imageLabels } from './labels.js';
 import { pinFor, writePinnedDockerfile } from './pin.js';
@@ -181,7 +182,7 @@ async function buildOne(
   const later = new Set(movingTags(image, plan));
   for (const tag of [contentTag, ...image.tags]) {
     if (tags.includes(tag) || later.has(tag)) continue;
-    await registry.tagManifest(`${image.repository}@${digest}`, tag);
+    await addTag(registry, image.repository, digest, tag);
     tags.push(tag);
   }
   if (status === 'reused' && !tags.includes(contentTag)) tags.push(contentTag);
@@ -193,6 +194,24 @@ async function buildOne(
     tags,
     ...(status === 'reused' ? { detail: `already built as ${contentTag}` } : {}),
   };
+}
+
+/**
+ * Points `tag` at `digest` through the registry API. In a repository with immutable tags
+ * (ECR), a tag that already points at this digest is success; at another, a clear error.
+ */
+export async function addTag(
+  registry: RegistryClient,
+  repository: string,
+  digest: string,
+  tag: string,
+): Promise<void> {
+  try {
+    await registry.tagManifest(`${repository}@${digest}`, tag);
+  } catch (error) {
+    if (!isImmutableTagError(error)) throw error;
+    await confirmImmutableTag(registry, repository, tag, digest);
+  }
 }
 
 function describeError(error: unknown): string {
@@ -293,7 +312,7 @@ export async function runBuild(env: BuildEnvironment): Promise<BuildOutcome> {
         heldBack.push(`${image.repository}:${tag}`);
         continue;
       }
-      await env.registry.tagManifest(`${image.repository}@${outcome.digest}`, tag);
+      await addTag(env.registry, image.repository, outcome.digest, tag);
       outcome.tags.push(tag);
     }
   }

@@ -46,6 +46,9 @@ export const DEFAULT_TEST_TIMEOUT_SECONDS = 300;
 
 export const DEFAULT_BUILDER = 'auto' as const;
 
+/** No layer cache unless asked for: a cache costs registry space or GitHub cache quota. */
+export const DEFAULT_CACHE = 'none' as const;
+
 /** The configuration of a repository without image-builder.yml: conventions only. */
 export function defaultConfig(): Config {
   return deepFreeze({
@@ -62,6 +65,10 @@ export function defaultConfig(): Config {
     buildArgs: {},
     registries: {},
     ecr: { createRepositories: false, scanOnPush: true },
+    cache: DEFAULT_CACHE,
+    buildx: {},
+    kaniko: {},
+    pack: { env: {} },
     images: {},
   });
 }

@@ -24,6 +24,7 @@ import schema from '../../schema/image-builder.schema.json' with { type: 'json' 
 import { ConfigError } from '../core/errors.js';
 import type {
   BuilderName,
+  CacheMode,
   Config,
   DiscoveryPattern,
   ImageConfig,
@@ -33,6 +34,7 @@ import type {
 } from '../core/types.js';
 import {
   DEFAULT_BUILDER,
+  DEFAULT_CACHE,
   DEFAULT_DISCOVERY,
   DEFAULT_REPOSITORY_TEMPLATE,
   DEFAULT_SHA_SHORT_LENGTH,
@@ -70,6 +72,10 @@ interface RawConfig {
     'tag-mutability'?: 'MUTABLE' | 'IMMUTABLE';
     'lifecycle-policy'?: string;
   };
+  cache?: CacheMode;
+  buildx?: { provenance?: boolean | string; sbom?: boolean | string };
+  kaniko?: { executor?: string };
+  pack?: { builder?: string; 'lifecycle-version'?: string; env?: Record<string, string> };
 }
 
 interface RawDiscovery {
@@ -471,6 +477,21 @@ function convert(raw: RawConfig, source: YamlSource): Config {
       ...(raw.ecr?.['lifecycle-policy'] !== undefined
         ? { lifecyclePolicy: raw.ecr['lifecycle-policy'] }
         : {}),
+    },
+    cache: raw.cache ?? DEFAULT_CACHE,
+    buildx: {
+      ...(raw.buildx?.provenance !== undefined
+        ? { provenance: String(raw.buildx.provenance) }
+        : {}),
+      ...(raw.buildx?.sbom !== undefined ? { sbom: String(raw.buildx.sbom) } : {}),
+    },
+    kaniko: raw.kaniko?.executor !== undefined ? { executor: raw.kaniko.executor } : {},
+    pack: {
+      ...(raw.pack?.builder !== undefined ? { builder: raw.pack.builder } : {}),
+      ...(raw.pack?.['lifecycle-version'] !== undefined
+        ? { lifecycleVersion: raw.pack['lifecycle-version'] }
+        : {}),
+      env: copyRecord(raw.pack?.env ?? {}),
     },
     registries: Object.fromEntries(
       Object.entries(raw.registries ?? {}).map(([host, settings]) => [

@@ -2,7 +2,7 @@ import { UserError } from '../core/errors.js';
 
 // One typed settings object for a run, made from the action's inputs or the CLI's argv.
 
-export const COMMANDS = ['plan', 'graph', 'build', 'promote'] as const;
+export const COMMANDS = ['plan', 'graph', 'build', 'promote', 'gitlab-pipeline'] as const;
 export type Command = (typeof COMMANDS)[number];
 
 export interface Settings {
@@ -32,6 +32,9 @@ export interface Settings {
   /** promote: the tag to promote from, and the tags to give the same manifest. */
   promoteFrom?: string;
   promoteTo?: string[];
+  /** gitlab-pipeline: the image its jobs run in, and how they run the CLI. */
+  jobImage?: string;
+  jobCommand?: string;
 }
 
 /** A whole number of at least 1, or a message saying what was expected. */

@@ -86,8 +86,18 @@ export interface Config {
   };
   defaultBranch?: string;
   maxParallel?: number;
+  /** Layer cache of the builders: none, a tag in each image's repository, or GitHub Actions' cache (buildx). */
+  cache: CacheMode;
+  /** BuildKit settings: values of `--provenance` and `--sbom`; undefined leaves buildx's default. */
+  buildx: { provenance?: string; sbom?: string };
+  /** Kaniko settings: the executor's path; undefined: the Kaniko images' `/kaniko/executor`. */
+  kaniko: { executor?: string };
+  /** Buildpacks settings: the pinned builder image and lifecycle version, build-time environment. */
+  pack: { builder?: string; lifecycleVersion?: string; env: Record<string, string> };
   images: Record<string, ImageConfig>;
 }
+
+export type CacheMode = 'none' | 'registry' | 'gha';
 
 /** One image of the repository after discovery and config are combined. */
 export interface ImageSpec {

@@ -1,6 +1,7 @@
 import * as core from '@actions/core';
 import type { SourcePosition } from '../core/types.js';
 import type { Host } from './host.js';
+import { STATE } from '../names.js';
 
 function annotation(position?: SourcePosition): core.AnnotationProperties | undefined {
   if (!position) return undefined;
@@ -40,4 +41,16 @@ export class GithubHost implements Host {
   }
 
   async finish(): Promise<void> {}
+
+  async summary(markdown: string): Promise<void> {
+    if (!process.env.GITHUB_STEP_SUMMARY) return;
+    await core.summary.addRaw(markdown, true).write();
+  }
+
+  private readonly folders: string[] = [];
+
+  removeLater(folder: string): void {
+    this.folders.push(folder);
+    core.saveState(STATE.cleanup, JSON.stringify(this.folders));
+  }
 }

@@ -13,4 +13,11 @@ export interface Host {
   mask(secret: string): void;
   /** Writes what outputs and reports need at the end of a run (files, summaries). */
   finish(): Promise<void>;
+  /**
+   * A private folder the run removes itself; where the platform has a post step (GitHub),
+   * that step removes it too in case the run was killed first.
+   */
+  removeLater(folder: string): void;
+  /** A markdown report of the run (GitHub's job summary; elsewhere nothing). */
+  summary(markdown: string): Promise<void>;
 }

@@ -49,4 +49,9 @@ export class LocalHost implements Host {
   }
 
   async finish(): Promise<void> {}
+
+  // The CLI removes its folders itself, on exit and on SIGINT/SIGTERM.
+  removeLater(): void {}
+
+  async summary(): Promise<void> {}
 }

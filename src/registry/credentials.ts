@@ -285,8 +285,9 @@ export interface AuthFile {
  */
 export async function writeAuthFile(
   entries: Readonly<Record<string, { username: string; password: string }>>,
+  parent: string = tmpdir(),
 ): Promise<AuthFile> {
-  const dir = await mkdtemp(join(tmpdir(), 'image-builder-auth-'));
+  const dir = await mkdtemp(join(parent, 'image-builder-auth-'));
   await chmod(dir, 0o700);
   const auths: Record<string, { auth: string }> = {};
   for (const [host, { username, password }] of Object.entries(entries)) {
