@@ -179,7 +179,9 @@ describe('CLI', () => {
 
   test('on GitLab: sections in the log and outputs in a dotenv file', async () => {
     const { repo, first, second } = await exampleRepo();
-    const dotenv = join(await tempDir(), 'build.env');
+    const folder = await tempDir();
+    const dotenv = join(folder, 'build.env');
+    const report = join(folder, 'report.json');
     const ran = await runNode(CLI, ['plan'], repo.dir, {
       GITLAB_CI: 'true',
       CI_PIPELINE_SOURCE: 'push',
@@ -189,8 +191,8 @@ describe('CLI', () => {
       CI_COMMIT_BRANCH: 'main',
       CI_DEFAULT_BRANCH: 'main',
       IMAGE_BUILDER_DOTENV: dotenv,
+      IMAGE_BUILDER_REPORT: report,
     });
-    expect(ran.stderr).toBe('');
     expect(ran.code).toBe(0);
     const env = Object.fromEntries(
       (await readFile(dotenv, 'utf8'))
@@ -199,7 +201,13 @@ describe('CLI', () => {
         .map((line) => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)]),
     );
     expect(JSON.parse(env.IMAGE_BUILDER_AFFECTED ?? '')).toEqual(['base', 'app']);
-    expect((JSON.parse(env.IMAGE_BUILDER_PLAN ?? '') as Plan).images[1]?.tags).toEqual([
+    // The plan is too large for GitLab's 5 KB dotenv limit once a few images are in it: the
+    // JSON report always has every output.
+    const outputs = JSON.parse(await readFile(report, 'utf8')) as Record<string, string>;
+    expect(Object.keys(env).every((name) => name.length + (env[name]?.length ?? 0) < 2100)).toBe(
+      true,
+    );
+    expect((JSON.parse(outputs.plan ?? '') as Plan).images[1]?.tags).toEqual([
       second,
       'main',
       'latest',

@@ -71176,6 +71176,7 @@ function planBuilds(input) {
         removed: input.removed,
         graph: graph.order.map((name) => ({
             name,
+            repository: specs.get(name)?.repository ?? name,
             parents: graph.parents.get(name) ?? [],
             level: graph.levels.get(name) ?? 0,
         })),
@@ -82575,6 +82576,23 @@ async function buildOne(image, env, parents, log) {
         rebuilt.set(outcome.repository, outcome.digest);
         parentByDigest.set(outcome.digest, parent);
     }
+    // A parent not built in this run may have been built for this very commit by an earlier
+    // job (one matrix job per level, or a GitLab child pipeline): build on exactly that one.
+    for (const parent of image.parents) {
+        if (image.rebuiltParents.includes(parent))
+            continue;
+        const repository = plan.graph.find((node) => node.name === parent)?.repository;
+        if (repository === undefined)
+            continue;
+        const found = await registry
+            .headManifest(`${repository}:${plan.event.sha}`)
+            .catch(() => undefined);
+        if (found) {
+            rebuilt.set(repository, found.digest);
+            parentByDigest.set(found.digest, parent);
+            log(`parent ${parent} was built for this commit by an earlier job: ${found.digest}`);
+        }
+    }
     const analysed = env.dockerfiles.get(image.name);
     const pinsNow = pinFor(rebuilt);
     // Every image the build reads is keyed by the digest it is built on, under the reference
@@ -84072,7 +84090,10 @@ async function run(settings, host, env = process.env, dependencies = {}) {
         ...(settings.registry !== undefined ? { registry: settings.registry } : {}),
         ...(settings.changedFiles !== undefined ? { changedFiles: settings.changedFiles } : {}),
         ...(compare ? { compare } : {}),
-        resolveRegistry: (value) => resolveEcrRegistry(value, { env }),
+        // On GitLab the project's own registry is the default, as its docs teach.
+        resolveRegistry: (value) => value === '' && platform === 'gitlab' && env.CI_REGISTRY_IMAGE
+            ? Promise.resolve(env.CI_REGISTRY_IMAGE)
+            : resolveEcrRegistry(value, { env }),
         log: (line) => host.info(line),
     });
     const { plan } = planned;

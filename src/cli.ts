@@ -131,7 +131,12 @@ export async function settingsFromArgv(
 }
 
 function hostFor(env: NodeJS.ProcessEnv): Host {
-  if (detectPlatform(env) === 'gitlab') return new GitlabHost(env.IMAGE_BUILDER_DOTENV);
+  if (detectPlatform(env) === 'gitlab') {
+    return new GitlabHost(
+      env.IMAGE_BUILDER_DOTENV || 'image-builder.env',
+      env.IMAGE_BUILDER_REPORT || 'image-builder-report.json',
+    );
+  }
   // On GitHub the CLI is a plain program in a `run:` step: plain lines read best there too.
   return new LocalHost();
 }

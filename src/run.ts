@@ -58,7 +58,11 @@ export async function run(
     ...(settings.registry !== undefined ? { registry: settings.registry } : {}),
     ...(settings.changedFiles !== undefined ? { changedFiles: settings.changedFiles } : {}),
     ...(compare ? { compare } : {}),
-    resolveRegistry: (value) => resolveEcrRegistry(value, { env }),
+    // On GitLab the project's own registry is the default, as its docs teach.
+    resolveRegistry: (value) =>
+      value === '' && platform === 'gitlab' && env.CI_REGISTRY_IMAGE
+        ? Promise.resolve(env.CI_REGISTRY_IMAGE)
+        : resolveEcrRegistry(value, { env }),
     log: (line) => host.info(line),
   });
   const { plan } = planned;

@@ -281,3 +281,50 @@ describe('promote after a staged build (seed 000: staging, then release)', () =>
     BUILD_TIMEOUT,
   );
 });
+
+describe('fan-out: one image per job', () => {
+  test(
+    'a single-image build builds on the parent an earlier job built for this commit',
+    async () => {
+      const { repo, first } = await repoFor('fanout');
+      const job = async (images: string[]) => {
+        const lines: string[] = [];
+        const host = new LocalHost(
+          (text) => lines.push(text),
+          (text) => lines.push(text),
+        );
+        await run(
+          {
+            command: 'build',
+            repoDir: repo.dir,
+            all: false,
+            json: false,
+            graphFormat: 'mermaid',
+            images,
+          },
+          host,
+          { PATH: process.env.PATH, HOME: process.env.HOME },
+        );
+        return { outputs: host.outputs, log: lines.join('') };
+      };
+      const base = await job(['base']);
+      const baseDigest = (
+        JSON.parse(base.outputs.get('images') ?? '{}') as Record<string, { digest: string }>
+      ).base?.digest;
+      expect((await manifestOf('fanout/base', first))?.digest).toBe(baseDigest);
+
+      const app = await job(['app']);
+      expect(app.log).toContain(
+        `parent base was built for this commit by an earlier job: ${baseDigest}`,
+      );
+      const labels = await labelsOf('fanout/app', first);
+      expect(labels['org.opencontainers.image.base.digest']).toBe(baseDigest);
+      const baseLayers =
+        (await manifestOf('fanout/base', first))?.manifest.layers.map((l) => l.digest) ?? [];
+      const appLayers =
+        (await manifestOf('fanout/app', first))?.manifest.layers.map((l) => l.digest) ?? [];
+      expect(appLayers.slice(0, baseLayers.length)).toEqual(baseLayers);
+    },
+    BUILD_TIMEOUT,
+  );
+});

@@ -53,12 +53,12 @@ function fixturePlan(): Plan {
     unaffected: [{ name: 'tools', why: 'nothing under images/tools changed' }],
     removed: [{ name: 'old', source: 'images/old/Dockerfile' }],
     graph: [
-      { name: 'base', parents: [], level: 0 },
-      { name: 'docs.site', parents: [], level: 0 },
-      { name: 'tools', parents: ['base'], level: 1 },
-      { name: 'app', parents: ['base'], level: 1 },
-      { name: 'api-v2', parents: ['base'], level: 1 },
-      { name: 'worker', parents: ['app', 'base'], level: 2 },
+      { name: 'base', repository: 'ghcr.io/acme/base', parents: [], level: 0 },
+      { name: 'docs.site', repository: 'ghcr.io/acme/docs.site', parents: [], level: 0 },
+      { name: 'tools', repository: 'ghcr.io/acme/tools', parents: ['base'], level: 1 },
+      { name: 'app', repository: 'ghcr.io/acme/app', parents: ['base'], level: 1 },
+      { name: 'api-v2', repository: 'ghcr.io/acme/api-v2', parents: ['base'], level: 1 },
+      { name: 'worker', repository: 'ghcr.io/acme/worker', parents: ['app', 'base'], level: 2 },
     ],
     warnings: [{ file: 'image-builder.yml', line: 3, message: 'unknown key' }],
   };
@@ -227,7 +227,12 @@ describe('renderSummary', () => {
 
   test("the mermaid text parses with mermaid's parser (and a broken one does not)", () => {
     const weird = fixturePlan();
-    weird.graph.push({ name: 'we"ird#<name>', parents: ['tools'], level: 2 });
+    weird.graph.push({
+      name: 'we"ird#<name>',
+      repository: 'ghcr.io/acme/we"ird#<name>',
+      parents: ['tools'],
+      level: 2,
+    });
     weird.unaffected.push({ name: 'we"ird#<name>', why: 'x' });
     const empty: Plan = { ...fixturePlan(), images: [], unaffected: [], removed: [] };
     const texts = [

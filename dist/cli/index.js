@@ -69711,16 +69711,22 @@ class LocalHost {
 
 
 let sectionCounter = 0;
+// GitLab refuses a dotenv report over 5 KB (and, on some plans, over 20 variables).
+const DOTENV_MAX_BYTES = 4800;
+const DOTENV_MAX_VALUE = 2000;
 /**
- * GitLab CI: collapsible sections in the job log, and outputs as a dotenv report file
- * (`artifacts: reports: dotenv:`) when IMAGE_BUILDER_DOTENV names one.
+ * GitLab CI: collapsible sections in the job log; outputs in a dotenv report
+ * (`artifacts: reports: dotenv:`) as far as GitLab's size limits allow, and all of them in
+ * a JSON report file.
  */
 class GitlabHost extends LocalHost {
     dotenvPath;
+    reportPath;
     platform = 'gitlab';
-    constructor(dotenvPath, out, err) {
+    constructor(dotenvPath, reportPath, out, err) {
         super(out, err);
         this.dotenvPath = dotenvPath;
+        this.reportPath = reportPath;
     }
     async group(title, body) {
         // https://docs.gitlab.com/ci/jobs/job_logs/#custom-collapsible-sections
@@ -69735,11 +69741,25 @@ class GitlabHost extends LocalHost {
         }
     }
     async finish() {
+        if (this.reportPath !== undefined) {
+            await (0,promises_.writeFile)(this.reportPath, `${JSON.stringify(Object.fromEntries(this.outputs), null, 2)}\n`);
+        }
         if (this.dotenvPath === undefined)
             return;
         // dotenv values are single-line: JSON outputs stay on one line as JSON.stringify writes them.
-        const lines = [...this.outputs].map(([name, value]) => `IMAGE_BUILDER_${name.toUpperCase().replace(/-/g, '_')}=${value.replace(/\n/g, ' ')}`);
-        await (0,promises_.appendFile)(this.dotenvPath, `${lines.join('\n')}\n`, { mode: 0o600 });
+        const lines = [];
+        let bytes = 0;
+        for (const [name, value] of this.outputs) {
+            const line = `IMAGE_BUILDER_${name.toUpperCase().replace(/-/g, '_')}=${value.replace(/\n/g, ' ')}`;
+            if (value.length > DOTENV_MAX_VALUE || bytes + line.length + 1 > DOTENV_MAX_BYTES) {
+                // stderr: stdout may be a JSON plan someone pipes on.
+                this.err(`note: output ${name} is too large for GitLab's dotenv report; it is in ${this.reportPath ?? 'the log'}\n`);
+                continue;
+            }
+            lines.push(line);
+            bytes += line.length + 1;
+        }
+        await (0,promises_.writeFile)(this.dotenvPath, `${lines.join('\n')}\n`);
     }
 }
 
@@ -71018,6 +71038,7 @@ function planBuilds(input) {
         removed: input.removed,
         graph: graph.order.map((name) => ({
             name,
+            repository: specs.get(name)?.repository ?? name,
             parents: graph.parents.get(name) ?? [],
             level: graph.levels.get(name) ?? 0,
         })),
@@ -82448,6 +82469,23 @@ async function buildOne(image, env, parents, log) {
         rebuilt.set(outcome.repository, outcome.digest);
         parentByDigest.set(outcome.digest, parent);
     }
+    // A parent not built in this run may have been built for this very commit by an earlier
+    // job (one matrix job per level, or a GitLab child pipeline): build on exactly that one.
+    for (const parent of image.parents) {
+        if (image.rebuiltParents.includes(parent))
+            continue;
+        const repository = plan.graph.find((node) => node.name === parent)?.repository;
+        if (repository === undefined)
+            continue;
+        const found = await registry
+            .headManifest(`${repository}:${plan.event.sha}`)
+            .catch(() => undefined);
+        if (found) {
+            rebuilt.set(repository, found.digest);
+            parentByDigest.set(found.digest, parent);
+            log(`parent ${parent} was built for this commit by an earlier job: ${found.digest}`);
+        }
+    }
     const analysed = env.dockerfiles.get(image.name);
     const pinsNow = pinFor(rebuilt);
     // Every image the build reads is keyed by the digest it is built on, under the reference
@@ -83945,7 +83983,10 @@ async function run(settings, host, env = process.env, dependencies = {}) {
         ...(settings.registry !== undefined ? { registry: settings.registry } : {}),
         ...(settings.changedFiles !== undefined ? { changedFiles: settings.changedFiles } : {}),
         ...(compare ? { compare } : {}),
-        resolveRegistry: (value) => resolveEcrRegistry(value, { env }),
+        // On GitLab the project's own registry is the default, as its docs teach.
+        resolveRegistry: (value) => value === '' && platform === 'gitlab' && env.CI_REGISTRY_IMAGE
+            ? Promise.resolve(env.CI_REGISTRY_IMAGE)
+            : resolveEcrRegistry(value, { env }),
         log: (line) => host.info(line),
     });
     const { plan } = planned;
@@ -84159,8 +84200,9 @@ async function settingsFromArgv(argv, env = process.env) {
     };
 }
 function hostFor(env) {
-    if (detectPlatform(env) === 'gitlab')
-        return new GitlabHost(env.IMAGE_BUILDER_DOTENV);
+    if (detectPlatform(env) === 'gitlab') {
+        return new GitlabHost(env.IMAGE_BUILDER_DOTENV || 'image-builder.env', env.IMAGE_BUILDER_REPORT || 'image-builder-report.json');
+    }
     // On GitHub the CLI is a plain program in a `run:` step: plain lines read best there too.
     return new LocalHost();
 }

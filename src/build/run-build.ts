@@ -85,6 +85,22 @@ async function buildOne(
     parentByDigest.set(outcome.digest, parent);
   }
 
+  // A parent not built in this run may have been built for this very commit by an earlier
+  // job (one matrix job per level, or a GitLab child pipeline): build on exactly that one.
+  for (const parent of image.parents) {
+    if (image.rebuiltParents.includes(parent)) continue;
+    const repository = plan.graph.find((node) => node.name === parent)?.repository;
+    if (repository === undefined) continue;
+    const found = await registry
+      .headManifest(`${repository}:${plan.event.sha}`)
+      .catch(() => undefined);
+    if (found) {
+      rebuilt.set(repository, found.digest);
+      parentByDigest.set(found.digest, parent);
+      log(`parent ${parent} was built for this commit by an earlier job: ${found.digest}`);
+    }
+  }
+
   const analysed = env.dockerfiles.get(image.name);
   const pinsNow = pinFor(rebuilt);
   // Every image the build reads is keyed by the digest it is built on, under the reference

@@ -63,7 +63,7 @@ export interface Plan {
   /** Images whose source file was deleted by this change: reported, not built. */
   removed: { name: string; source: string }[];
   /** Every image of the repository with its parents, for graphs and matrices. */
-  graph: { name: string; parents: string[]; level: number }[];
+  graph: { name: string; repository: string; parents: string[]; level: number }[];
   warnings: PlanWarning[];
 }
 
@@ -131,6 +131,7 @@ export function planBuilds(input: PlanInput): Plan {
     removed: input.removed,
     graph: graph.order.map((name) => ({
       name,
+      repository: specs.get(name)?.repository ?? name,
       parents: graph.parents.get(name) ?? [],
       level: graph.levels.get(name) ?? 0,
     })),
