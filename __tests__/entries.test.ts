@@ -194,6 +194,8 @@ describe('CLI', () => {
       IMAGE_BUILDER_REPORT: report,
     });
     expect(ran.code).toBe(0);
+    // Collapsible sections as GitLab's job log reads them.
+    expect(ran.stdout).toMatch(/\x1b\[0Ksection_start:\d+:image_builder_\d+\[collapsed=true\]\r\x1b\[0K/);
     const env = Object.fromEntries(
       (await readFile(dotenv, 'utf8'))
         .trim()

@@ -100,7 +100,8 @@ export async function run(
   } else if (settings.json && settings.command === 'plan') {
     host.info(JSON.stringify(plan, null, 2));
   } else {
-    host.info(renderPlanText(plan));
+    const title = `plan: ${plan.images.length} of ${plan.graph.length} images to build`;
+    await host.group(title, async () => host.info(renderPlanText(plan)));
   }
   if (settings.command === 'plan') await host.summary(renderSummary(plan));
 
