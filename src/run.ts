@@ -11,6 +11,7 @@ import * as github from '@actions/github';
 import { OUTPUTS } from './names.js';
 import { buildPlan, registryAccess } from './build/build-command.js';
 import { renderSummary } from './core/summary.js';
+import { notify, notifySettingsFromEnv } from './notify/notify.js';
 import { chunkMatrix } from './core/matrix.js';
 import { gitlabChildPipeline } from './core/gitlab-pipeline.js';
 import { planPromotion, promoteImages } from './promote/promote.js';
@@ -111,6 +112,8 @@ export async function run(
       host.setOutput(OUTPUTS[name as keyof typeof OUTPUTS], value);
     host.info(renderBuildText(outcome));
     await host.summary(renderSummary(plan, outcome));
+    // A failed notification is a warning inside notify(); it never fails the build.
+    await notify(plan, outcome, notifySettingsFromEnv(env), { host });
     await host.finish();
     if (!outcome.ok) {
       const failed = outcome.images.filter((image) => image.status === 'failed');

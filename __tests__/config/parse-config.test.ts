@@ -242,6 +242,7 @@ describe('parseConfig: defaults and derived values', () => {
       buildx: {},
       kaniko: {},
       pack: { env: {} },
+      publish: { mode: 'per-image' },
       images: {},
     });
     expect(DEFAULT_DISCOVERY.map((entry) => entry.pattern)).toEqual([
@@ -382,6 +383,31 @@ describe('parseConfig: defaults and derived values', () => {
     // The shared defaults are not handed out to be frozen or changed through a config.
     expect(Object.isFrozen(DEFAULT_DISCOVERY)).toBe(true);
     expect(defaultConfig().discovery).not.toBe(DEFAULT_DISCOVERY);
+  });
+});
+
+describe('parseConfig: publish', () => {
+  test('staging tag and mode', () => {
+    const config = parseConfig(yaml('publish:', '  staging-tag: test', '  mode: atomic'), FILE);
+    expect(config.publish).toEqual({ stagingTag: 'test', mode: 'atomic' });
+  });
+
+  test('mode defaults to per-image; no staging tag without the key', () => {
+    expect(parseConfig(yaml('publish:', '  staging-tag: staging'), FILE).publish).toEqual({
+      stagingTag: 'staging',
+      mode: 'per-image',
+    });
+    expect(parseConfig(yaml('publish: {}'), FILE).publish).toEqual({ mode: 'per-image' });
+  });
+
+  test.each<[string, string, string]>([
+    ['unknown mode', yaml('publish:', '  mode: all'), 'publish.mode: expected per-image or atomic'],
+    ['invalid tag', yaml('publish:', '  staging-tag: -x'), 'publish.staging-tag: expected a tag'],
+    ['unknown key', yaml('publish:', '  stage-tag: x'), 'did you mean "staging-tag"?'],
+  ])('%s', (_name, text, message) => {
+    const error = parseError(text);
+    expect(error.message).toContain(message);
+    expect(error.position?.line).toBe(2);
   });
 });
 

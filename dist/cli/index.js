@@ -69054,7 +69054,7 @@ module.exports = {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _cli_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(7898);
+/* harmony import */ var _cli_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(8321);
 
 process.exitCode = await (0,_cli_js__WEBPACK_IMPORTED_MODULE_0__/* .main */ .i)(process.argv.slice(2));
 
@@ -69063,7 +69063,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 7898:
+/***/ 8321:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -71170,6 +71170,8 @@ const DEFAULT_TEST_TIMEOUT_SECONDS = 300;
 const DEFAULT_BUILDER = 'auto';
 /** No layer cache unless asked for: a cache costs registry space or GitHub cache quota. */
 const DEFAULT_CACHE = 'none';
+/** Each image whose tests passed is promoted, whatever happened to the others. */
+const DEFAULT_PUBLISH_MODE = 'per-image';
 /** The configuration of a repository without image-builder.yml: conventions only. */
 function defaultConfig() {
     return deepFreeze({
@@ -71190,6 +71192,7 @@ function defaultConfig() {
         buildx: {},
         kaniko: {},
         pack: { env: {} },
+        publish: { mode: DEFAULT_PUBLISH_MODE },
         images: {},
     });
 }
@@ -71208,7 +71211,7 @@ var _2020 = __nccwpck_require__(2210);
 // EXTERNAL MODULE: ./node_modules/yaml/dist/index.js
 var dist = __nccwpck_require__(8815);
 ;// CONCATENATED MODULE: ./schema/image-builder.schema.json
-const image_builder_schema_namespaceObject = /*#__PURE__*/JSON.parse('{"$schema":"https://json-schema.org/draft/2020-12/schema","title":"image-builder configuration","description":"image-builder.yml at the repository root: how image-builder finds, names, builds, tags and tests the container images of the repository. Every key is optional; without the file the conventions apply.","type":"object","additionalProperties":false,"properties":{"registry":{"title":"Registry","description":"Registry host with optional port and namespace that images are pushed to: 123456789012.dkr.ecr.eu-west-1.amazonaws.com, public.ecr.aws/alias, ghcr.io/acme, quay.io/org, localhost:5000, or \\"ecr\\" for the private ECR registry of the current AWS account and region. It becomes {registry} in the repository template. Default: none.","type":"string","pattern":"^(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\\\\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*(?::[0-9]+)?(?:/[a-z0-9]+(?:(?:\\\\.|_|__|-+)[a-z0-9]+)*)*)?$","default":"","patternErrorMessage":"expected a registry host with optional port and namespace, such as ghcr.io/acme, 123456789012.dkr.ecr.eu-west-1.amazonaws.com, localhost:5000 or ecr","errorMessage":"expected a registry such as ghcr.io/acme or ecr","examples":["ecr","123456789012.dkr.ecr.eu-west-1.amazonaws.com","public.ecr.aws/alias","ghcr.io/acme","localhost:5000"]},"repository":{"title":"Repository naming template","description":"How an image name becomes a repository: placeholders {registry}, {prefix} and {image} (required). Default: \\"{registry}/{prefix}{image}\\".","default":"{registry}/{prefix}{image}","$ref":"#/$defs/repositoryTemplate"},"channel":{"title":"Channel","description":"A set of all images built one way, e.g. stable (from the default branch). The prefix defaults to \\"<channel>-\\" (stable-api). \\"user\\" gives every CI user a channel of their own (<user>-api). Default: none.","type":"string","pattern":"^(?:[a-z0-9]+(?:(?:\\\\.|_|__|-+)[a-z0-9]+)*)?$","default":"","patternErrorMessage":"expected a channel name: lowercase letters and digits separated by \\".\\", \\"_\\" or \\"-\\" (e.g. stable), or user","errorMessage":"expected a channel name such as stable or user","examples":["stable","user"]},"prefix":{"title":"Prefix","description":"A literal prefix put before every image name ({prefix} in the repository template), overriding the one derived from the channel.","type":"string","pattern":"^[a-z0-9._/-]*$","patternErrorMessage":"expected a prefix of lowercase letters, digits, \\".\\", \\"_\\", \\"-\\" and \\"/\\", such as stable-","errorMessage":"expected a prefix such as stable-","examples":["stable-","team/"]},"builder":{"title":"Builder","description":"The backend that builds images: auto, buildx, kaniko, buildah or pack. Default: auto.","default":"auto","$ref":"#/$defs/builder"},"tags":{"title":"Tag rules","description":"The tags every image is pushed with. Default: [sha, ref-slug, latest].","default":["sha","ref-slug","latest"],"$ref":"#/$defs/tagRules"},"sha-short-length":{"title":"Short sha length","description":"How many hex digits the sha-short tag and {{sha-short}} keep. Default: 7.","type":"integer","minimum":4,"maximum":40,"default":7,"errorMessage":"expected a whole number from 4 to 40"},"default-branch":{"title":"Default branch","description":"The branch that gets the latest tag. Default: the repository\'s default branch, as the CI event tells it.","type":"string","pattern":"^\\\\S+$","patternErrorMessage":"expected a branch name without spaces, such as main","errorMessage":"expected a branch name such as main","examples":["main","master"]},"max-parallel":{"title":"Parallel builds","description":"The most images built at the same time. Default: one per CPU of the runner.","type":"integer","minimum":1,"errorMessage":"expected a whole number, at least 1"},"discovery":{"title":"Discovery conventions","description":"How images are found in the repository. When given, it replaces the default conventions (images/{name}/Dockerfile, */{name}/Dockerfile, {name}/Dockerfile, Dockerfile.{name}, */Dockerfile.{name}, {name}.Dockerfile, {name}/project.toml, */{name}/project.toml). An empty list finds nothing: only the images listed under images are built.","type":"array","items":{"$ref":"#/$defs/discoveryEntry"},"errorMessage":"expected a list of path patterns such as [images/{name}/Dockerfile]"},"watch":{"title":"Global watched paths","description":"Globs whose changes rebuild every image, e.g. shared files copied into all of them: [\\"common/**\\", \\"Makefile\\"].","$ref":"#/$defs/globList"},"exclude":{"title":"Excluded paths","description":"Globs where discovery never looks, e.g. [\\"test/**\\"].","$ref":"#/$defs/globList"},"build-args":{"title":"Build arguments for every image","description":"Build arguments given to every image; an image\'s own build-args override them. In values, {registry} and {prefix} become the run\'s registry and repository prefix, so a Dockerfile\'s ARG can name the parent images wherever they are pushed: REGISTRY: \\"{registry}\\".","$ref":"#/$defs/buildArgs"},"images":{"title":"Images","description":"Settings per image, by image name. Images found by discovery need no entry; an entry adds to or overrides what discovery found.","type":"object","propertyNames":{"$ref":"#/$defs/imageName"},"additionalProperties":{"$ref":"#/$defs/image"},"errorMessage":"expected a mapping of image names to image settings"},"registries":{"title":"Registry hosts","description":"Settings per registry host (with port), e.g. localhost:5000: { insecure: true }.","type":"object","propertyNames":{"type":"string","pattern":"^[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\\\\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*(?::[0-9]+)?$","patternErrorMessage":"expected a registry host with optional port, such as localhost:5000"},"additionalProperties":{"$ref":"#/$defs/registrySettings"},"errorMessage":"expected a mapping of registry hosts to settings, such as { \\"localhost:5000\\": { insecure: true } }"},"ecr":{"title":"Amazon ECR","description":"What to do about ECR repositories before pushing: check that every target repository exists (always), create the missing ones (create-repositories), and with which settings.","type":"object","additionalProperties":false,"properties":{"create-repositories":{"title":"Create missing repositories","description":"Create every missing target repository before building, instead of failing with the list of missing ones.","type":"boolean","errorMessage":"expected true or false"},"scan-on-push":{"title":"Scan on push","description":"Image scanning on push for repositories image-builder creates.","type":"boolean","errorMessage":"expected true or false"},"tag-mutability":{"title":"Tag mutability","description":"MUTABLE or IMMUTABLE, for repositories image-builder creates. With IMMUTABLE, pushing a tag that already points at the same digest is fine; at another digest it is an error.","enum":["MUTABLE","IMMUTABLE"],"errorMessage":"expected MUTABLE or IMMUTABLE"},"lifecycle-policy":{"title":"Lifecycle policy","description":"An ECR lifecycle policy (JSON text) for repositories image-builder creates.","type":"string","minLength":2,"errorMessage":"expected the lifecycle policy as JSON text"}},"errorMessage":"expected a mapping with create-repositories, scan-on-push, tag-mutability, lifecycle-policy"},"cache":{"title":"Layer cache","description":"Where builders keep layer cache between runs: none; registry (a buildcache tag in each image\'s own repository, for buildx, Kaniko (<repository>/cache) and pack); gha (GitHub Actions\' cache, one scope per image; buildx only). Default: none.","default":"none","enum":["none","registry","gha"],"errorMessage":"expected none, registry or gha"},"buildx":{"title":"BuildKit (docker buildx)","description":"Settings for images built with docker buildx build.","type":"object","additionalProperties":false,"properties":{"provenance":{"title":"Provenance attestation","description":"Value of --provenance: true, false, or buildx\'s text such as mode=max. Default: buildx\'s own.","anyOf":[{"type":"boolean"},{"type":"string","minLength":1}],"errorMessage":"expected true, false or buildx\'s option text such as mode=max"},"sbom":{"title":"SBOM attestation","description":"Value of --sbom: true, false, or buildx\'s text such as generator=…. Default: buildx\'s own.","anyOf":[{"type":"boolean"},{"type":"string","minLength":1}],"errorMessage":"expected true, false or buildx\'s option text such as mode=max"}},"errorMessage":"expected a mapping with provenance, sbom"},"kaniko":{"title":"Kaniko","description":"Settings for images built with the Kaniko executor.","type":"object","additionalProperties":false,"properties":{"executor":{"title":"Executor path","description":"Path of the Kaniko executor. Default: /kaniko/executor, where Kaniko\'s images (and the maintained forks\') put it.","type":"string","minLength":1,"errorMessage":"expected the executor\'s path"}},"errorMessage":"expected a mapping with executor"},"pack":{"title":"Cloud Native Buildpacks (pack)","description":"Settings for buildpacks images (project.toml), built with pack build --publish.","type":"object","additionalProperties":false,"properties":{"builder":{"title":"Builder image","description":"The builder image (--builder); pin it by version tag or digest, e.g. paketobuildpacks/builder:0.2.326-full. Default: paketobuildpacks/builder-jammy-base.","type":"string","minLength":1,"errorMessage":"expected a builder image reference"},"lifecycle-version":{"title":"Lifecycle version","description":"The lifecycle version to pin (buildpacksio/lifecycle:<version>), e.g. \\"0.16.0\\". Default: the builder\'s own lifecycle.","type":"string","pattern":"^v?[0-9]+\\\\.[0-9]+\\\\.[0-9]+([-+][0-9A-Za-z.-]+)?$","patternErrorMessage":"expected a lifecycle version such as \\"0.16.0\\"","errorMessage":"expected a lifecycle version as text, such as \\"0.16.0\\""},"env":{"title":"Build-time environment","description":"Environment of every buildpacks build (pack --env NAME=value), such as BP_JVM_VERSION: \\"17\\". An image\'s build-args win. Values must be strings.","type":"object","propertyNames":{"type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_]*$","patternErrorMessage":"expected a variable name: letters, digits and \\"_\\", not starting with a digit"},"additionalProperties":{"title":"Variable value","description":"The value, as a string. Quote numbers and booleans so YAML keeps them as written.","type":"string","errorMessage":"expected a string"},"errorMessage":"expected a mapping of variable names to string values"}},"errorMessage":"expected a mapping with builder, lifecycle-version, env"}},"errorMessage":"expected a mapping of settings (key: value lines) at the top level","$defs":{"imageName":{"title":"Image name","description":"The short name of an image: lowercase letters and digits, separated by \\".\\", \\"_\\", \\"__\\" or dashes (the OCI path-component grammar). It becomes {image} in the repository template.","type":"string","pattern":"^[a-z0-9]+((\\\\.|_|__|-+)[a-z0-9]+)*$","maxLength":128,"patternErrorMessage":"expected an image name: lowercase letters and digits, separated by \\".\\", \\"_\\", \\"__\\" or \\"-\\" (e.g. api, envoy-prepare)","errorMessage":"expected an image name such as api or envoy-prepare","examples":["api","envoy-prepare","builder"]},"relativePath":{"title":"Repository path","description":"A path relative to the repository root, with \\"/\\" as separator. It may not start with \\"/\\" nor climb out of the repository with \\"..\\". \\".\\" is the root.","type":"string","minLength":1,"pattern":"^(?!/)(?![A-Za-z]:)(?!.*\\\\\\\\)(?!(?:.*/)?\\\\.\\\\.(?:/|$)).+$","patternErrorMessage":"expected a path relative to the repository root, such as images/api (no leading \\"/\\", no \\"..\\", \\"/\\" as separator)","errorMessage":"expected a path relative to the repository root, such as images/api"},"glob":{"title":"Path glob","description":"A glob relative to the repository root: \\"*\\" matches within one folder, \\"**\\" across folders. It may not start with \\"/\\" nor contain \\"..\\".","type":"string","minLength":1,"pattern":"^(?!/)(?![A-Za-z]:)(?!.*\\\\\\\\)(?!(?:.*/)?\\\\.\\\\.(?:/|$)).+$","patternErrorMessage":"expected a glob relative to the repository root, such as common/** (no leading \\"/\\", no \\"..\\", \\"/\\" as separator)","errorMessage":"expected a glob relative to the repository root, such as common/**","examples":["common/**","Makefile","src/api/**"]},"globList":{"title":"Path globs","description":"A list of globs relative to the repository root.","type":"array","items":{"$ref":"#/$defs/glob"},"uniqueItems":true,"errorMessage":"expected a list of globs such as [\\"common/**\\", \\"Makefile\\"]"},"builder":{"title":"Builder","description":"The backend that builds images. auto: buildx where a Docker daemon with BuildKit is available, kaniko inside a Kaniko executor image, buildah otherwise; images found through project.toml always use pack.","type":"string","enum":["auto","buildx","kaniko","buildah","pack"],"errorMessage":"expected one of auto, buildx, kaniko, buildah, pack"},"repositoryTemplate":{"title":"Repository naming template","description":"How an image name becomes a repository reference. Placeholders: {registry} (the registry setting), {prefix} (the channel prefix) and {image} (the image name, required). Example: \\"{registry}/{prefix}{image}\\" gives ghcr.io/acme/stable-api.","type":"string","pattern":"^(?=.*\\\\{image\\\\})(?:[^{}]|\\\\{(?:registry|prefix|image)\\\\})+$","patternErrorMessage":"expected a repository template containing {image}, with only the placeholders {registry}, {prefix} and {image} (e.g. \\"{registry}/{prefix}{image}\\")","errorMessage":"expected a repository template such as \\"{registry}/{prefix}{image}\\"","examples":["{registry}/{prefix}{image}","{registry}/team/{image}"]},"tagRule":{"title":"Tag rule","description":"sha (the full commit sha), sha-short, ref-slug (the branch or tag name slugged like GitLab\'s CI_COMMIT_REF_SLUG), latest (default branch only), a fixed tag such as staging, release or test, or a template with {{branch}}, {{tag}}, {{ref}}, {{ref-slug}}, {{sha}}, {{sha-short}}, {{date}} (UTC yyyymmdd) or {{timestamp}} (UTC yyyymmddhhmmss) such as \\"{{ref-slug}}-{{sha-short}}\\"; a template naming a branch or tag gives no tag on the other kind of build.","type":"string","minLength":1,"maxLength":128,"pattern":"^(?:[A-Za-z0-9_]|\\\\{\\\\{ *(?:branch|sha|sha-short|tag|ref|ref-slug|date|timestamp) *\\\\}\\\\})(?:[A-Za-z0-9_.-]|\\\\{\\\\{ *(?:branch|sha|sha-short|tag|ref|ref-slug|date|timestamp) *\\\\}\\\\})*$","patternErrorMessage":"expected a tag rule: sha, sha-short, ref-slug, latest, a fixed tag of letters, digits, \\".\\", \\"_\\" and \\"-\\" (not starting with \\".\\" or \\"-\\"), or a template using {{branch}} {{tag}} {{ref}} {{ref-slug}} {{sha}} {{sha-short}} {{date}} {{timestamp}}","errorMessage":"expected a tag rule such as sha, ref-slug, latest, staging or \\"{{branch}}-{{sha-short}}\\"","examples":["sha","sha-short","ref-slug","latest","staging","release","{{ref-slug}}-{{sha-short}}"]},"tagRules":{"title":"Tag rules","description":"The tags every built image is pushed with, one rule each.","type":"array","minItems":1,"uniqueItems":true,"items":{"$ref":"#/$defs/tagRule"},"errorMessage":"expected a non-empty list of tag rules such as [sha, ref-slug, latest]"},"buildArgs":{"title":"Build arguments","description":"Values for the Dockerfile\'s ARG instructions (docker build --build-arg NAME=value). Values must be strings: quote numbers such as VERSION: \\"1.10\\", which YAML would otherwise read as the number 1.1.","type":"object","propertyNames":{"type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_]*$","patternErrorMessage":"expected a build-arg name: letters, digits and \\"_\\", not starting with a digit"},"additionalProperties":{"title":"Build argument value","description":"The value, as a string. Quote numbers and booleans so YAML keeps them as written.","type":"string","errorMessage":"expected a string"},"errorMessage":"expected a mapping of build-arg names to string values, such as { VERSION: \\"1.2\\" }"},"platforms":{"title":"Platforms","description":"Target platforms as os/arch[/variant]. More than one builds a multi-platform image (buildx, buildah and kaniko with one run per platform).","type":"array","minItems":1,"uniqueItems":true,"items":{"title":"Platform","description":"os/arch[/variant], e.g. linux/amd64, linux/arm64, linux/arm/v7.","type":"string","pattern":"^[a-z0-9]+/[a-z0-9_]+(?:/[a-z0-9]+)?$","patternErrorMessage":"expected a platform such as linux/amd64 or linux/arm/v7","errorMessage":"expected a platform such as linux/amd64"},"errorMessage":"expected a list of strings like linux/amd64","examples":[["linux/amd64","linux/arm64"]]},"stage":{"title":"Target stage","description":"The Dockerfile stage to build (docker build --target).","type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9_.-]*$","patternErrorMessage":"expected a Dockerfile stage name: letters, digits, \\".\\", \\"_\\" and \\"-\\"","errorMessage":"expected a Dockerfile stage name such as prod"},"test":{"title":"Smoke test","description":"A check run on the pushed image before its tags are promoted. Give exactly one of run (a command inside the image) or command (a shell command on the host with $IMAGE set to the pushed reference).","type":"object","additionalProperties":false,"properties":{"run":{"title":"Run inside the image","description":"A command run inside a container of the built image, e.g. \\"api --version\\". It passes when it exits 0.","type":"string","minLength":1,"errorMessage":"expected a command line to run inside the image, such as \\"api --version\\""},"command":{"title":"Run on the host","description":"A shell command run on the runner with $IMAGE set to the pushed image reference (repository@digest), e.g. \\"./smoke-test.sh $IMAGE\\". It passes when it exits 0.","type":"string","minLength":1,"errorMessage":"expected a shell command to run on the host, such as \\"./smoke-test.sh $IMAGE\\""},"timeout":{"title":"Timeout","description":"Seconds before the test is stopped and counts as failed. Default: 300.","type":"integer","minimum":1,"default":300,"errorMessage":"expected a whole number of seconds, at least 1"}},"oneOf":[{"required":["run"],"properties":{"run":true}},{"required":["command"],"properties":{"command":true}}],"errorMessage":"expected a mapping with exactly one of run (inside the image) or command (on the host)"},"variant":{"title":"Variant","description":"Another build of the same image, e.g. debug with extra tooling. It is pushed under the prefix <channel>-<variant>- (stable-debug-api), or with the tag suffix when tag-suffix is set.","type":["object","null"],"additionalProperties":false,"properties":{"target":{"title":"Target stage","description":"The Dockerfile stage to build for this variant.","$ref":"#/$defs/stage"},"build-args":{"title":"Build arguments","description":"Build arguments added to (and overriding) the image\'s own for this variant.","$ref":"#/$defs/buildArgs"},"tag-suffix":{"title":"Tag suffix","description":"Put the variant in the tags instead of the repository name: api:<tag><suffix>, e.g. \\"-debug\\".","type":"string","minLength":1,"maxLength":64,"pattern":"^[A-Za-z0-9_.-]+$","patternErrorMessage":"expected a tag suffix of letters, digits, \\".\\", \\"_\\" and \\"-\\", such as -debug","errorMessage":"expected a tag suffix such as -debug"}},"errorMessage":"expected a mapping with target, build-args or tag-suffix"},"image":{"title":"Image settings","description":"Settings for one image. Every key is optional: discovery and the global settings fill the rest. An image listed here that no discovery pattern finds needs a dockerfile (or a context holding project.toml).","type":["object","null"],"additionalProperties":false,"properties":{"context":{"title":"Build context","description":"The build context folder, relative to the repository root. Default: the folder holding the Dockerfile (or project.toml), or the discovery pattern\'s context.","$ref":"#/$defs/relativePath"},"dockerfile":{"title":"Dockerfile","description":"The Dockerfile path, relative to the repository root. Default: the file discovery found.","$ref":"#/$defs/relativePath"},"target":{"title":"Target stage","description":"The Dockerfile stage to build (docker build --target).","$ref":"#/$defs/stage"},"build-args":{"title":"Build arguments","description":"Values for the Dockerfile\'s ARG instructions. Values must be strings: quote numbers such as VERSION: \\"1.10\\".","$ref":"#/$defs/buildArgs"},"platforms":{"title":"Platforms","description":"Target platforms as os/arch[/variant]. Default: the runner\'s platform.","$ref":"#/$defs/platforms"},"depends-on":{"title":"Depends on","description":"Images of this repository that must be built before this one, in addition to those its Dockerfile names in FROM, COPY --from and RUN --mount=from.","type":"array","uniqueItems":true,"items":{"$ref":"#/$defs/imageName"},"errorMessage":"expected a list of image names such as [base]"},"watch":{"title":"Watched paths","description":"Globs, relative to the repository root, whose changes also rebuild this image, e.g. the source it packages: [\\"src/api/**\\"].","$ref":"#/$defs/globList"},"builder":{"title":"Builder","description":"The builder for this image, overriding the global one.","$ref":"#/$defs/builder"},"repository":{"title":"Repository naming template","description":"The repository template for this image, overriding the global one, e.g. \\"{registry}/app/{image}\\".","$ref":"#/$defs/repositoryTemplate"},"tags":{"title":"Tag rules","description":"The tag rules for this image, replacing the global ones.","$ref":"#/$defs/tagRules"},"test":{"title":"Smoke test","description":"A test run on the pushed image before its tags are promoted: exactly one of run or command, and an optional timeout.","$ref":"#/$defs/test"},"variants":{"title":"Variants","description":"Other builds of this image by variant name, e.g. debug: { target: debug }.","type":"object","propertyNames":{"$ref":"#/$defs/imageName"},"additionalProperties":{"$ref":"#/$defs/variant"},"errorMessage":"expected a mapping of variant names to variant settings, such as { debug: { target: debug } }"}},"errorMessage":"expected a mapping of image settings (context, dockerfile, build-args…)"},"discoveryPattern":{"title":"Discovery pattern","description":"A path pattern relative to the repository root with {name} exactly once: the part of the path that names the image. \\"*\\" matches within one folder, \\"**\\" any number of folders. A pattern whose file is project.toml finds buildpacks apps, any other a Dockerfile.","type":"string","pattern":"^(?!/)(?![A-Za-z]:)(?!.*\\\\\\\\)(?!(?:.*/)?\\\\.\\\\.(?:/|$))(?!.*//)[^{}]*\\\\{name\\\\}[^{}]*$","patternErrorMessage":"expected a path pattern relative to the repository root with {name} exactly once and no other braces, such as images/{name}/Dockerfile (no leading \\"/\\", no \\"..\\")","errorMessage":"expected a path pattern such as images/{name}/Dockerfile","examples":["images/{name}/Dockerfile","Dockerfile.{name}","{name}/project.toml"]},"discoveryEntry":{"title":"Discovery convention","description":"A path pattern (the folder of the matched file is the build context), or a mapping with pattern, context and kind.","if":{"type":"string"},"then":{"$ref":"#/$defs/discoveryPattern"},"else":{"type":"object","additionalProperties":false,"required":["pattern"],"properties":{"pattern":{"title":"Pattern","description":"A path pattern with {name} exactly once, e.g. Dockerfile.{name}.","$ref":"#/$defs/discoveryPattern"},"context":{"title":"Build context","description":"The build context for every image this pattern finds, relative to the repository root, e.g. \\".\\" to share the root. Default: the folder holding the matched file.","$ref":"#/$defs/relativePath"},"kind":{"title":"Kind","description":"dockerfile (the matched file is a Dockerfile) or buildpacks (the matched file is project.toml, built with pack). Default: buildpacks when the file is project.toml, else dockerfile.","type":"string","enum":["dockerfile","buildpacks"],"errorMessage":"expected dockerfile or buildpacks"}},"errorMessage":"expected a path pattern such as images/{name}/Dockerfile, or a mapping with pattern and optionally context and kind"}},"registrySettings":{"title":"Registry settings","description":"How to talk to one registry host.","type":"object","additionalProperties":false,"properties":{"insecure":{"title":"Insecure","description":"Talk plain HTTP (or HTTPS without certificate checks) to this host, e.g. a local registry on localhost:5000.","type":"boolean","default":false,"errorMessage":"expected true or false"}},"errorMessage":"expected a mapping such as { insecure: true }"}}}');
+const image_builder_schema_namespaceObject = /*#__PURE__*/JSON.parse('{"$schema":"https://json-schema.org/draft/2020-12/schema","title":"image-builder configuration","description":"image-builder.yml at the repository root: how image-builder finds, names, builds, tags and tests the container images of the repository. Every key is optional; without the file the conventions apply.","type":"object","additionalProperties":false,"properties":{"registry":{"title":"Registry","description":"Registry host with optional port and namespace that images are pushed to: 123456789012.dkr.ecr.eu-west-1.amazonaws.com, public.ecr.aws/alias, ghcr.io/acme, quay.io/org, localhost:5000, or \\"ecr\\" for the private ECR registry of the current AWS account and region. It becomes {registry} in the repository template. Default: none.","type":"string","pattern":"^(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\\\\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*(?::[0-9]+)?(?:/[a-z0-9]+(?:(?:\\\\.|_|__|-+)[a-z0-9]+)*)*)?$","default":"","patternErrorMessage":"expected a registry host with optional port and namespace, such as ghcr.io/acme, 123456789012.dkr.ecr.eu-west-1.amazonaws.com, localhost:5000 or ecr","errorMessage":"expected a registry such as ghcr.io/acme or ecr","examples":["ecr","123456789012.dkr.ecr.eu-west-1.amazonaws.com","public.ecr.aws/alias","ghcr.io/acme","localhost:5000"]},"repository":{"title":"Repository naming template","description":"How an image name becomes a repository: placeholders {registry}, {prefix} and {image} (required). Default: \\"{registry}/{prefix}{image}\\".","default":"{registry}/{prefix}{image}","$ref":"#/$defs/repositoryTemplate"},"channel":{"title":"Channel","description":"A set of all images built one way, e.g. stable (from the default branch). The prefix defaults to \\"<channel>-\\" (stable-api). \\"user\\" gives every CI user a channel of their own (<user>-api). Default: none.","type":"string","pattern":"^(?:[a-z0-9]+(?:(?:\\\\.|_|__|-+)[a-z0-9]+)*)?$","default":"","patternErrorMessage":"expected a channel name: lowercase letters and digits separated by \\".\\", \\"_\\" or \\"-\\" (e.g. stable), or user","errorMessage":"expected a channel name such as stable or user","examples":["stable","user"]},"prefix":{"title":"Prefix","description":"A literal prefix put before every image name ({prefix} in the repository template), overriding the one derived from the channel.","type":"string","pattern":"^[a-z0-9._/-]*$","patternErrorMessage":"expected a prefix of lowercase letters, digits, \\".\\", \\"_\\", \\"-\\" and \\"/\\", such as stable-","errorMessage":"expected a prefix such as stable-","examples":["stable-","team/"]},"builder":{"title":"Builder","description":"The backend that builds images: auto, buildx, kaniko, buildah or pack. Default: auto.","default":"auto","$ref":"#/$defs/builder"},"tags":{"title":"Tag rules","description":"The tags every image is pushed with. Default: [sha, ref-slug, latest].","default":["sha","ref-slug","latest"],"$ref":"#/$defs/tagRules"},"sha-short-length":{"title":"Short sha length","description":"How many hex digits the sha-short tag and {{sha-short}} keep. Default: 7.","type":"integer","minimum":4,"maximum":40,"default":7,"errorMessage":"expected a whole number from 4 to 40"},"default-branch":{"title":"Default branch","description":"The branch that gets the latest tag. Default: the repository\'s default branch, as the CI event tells it.","type":"string","pattern":"^\\\\S+$","patternErrorMessage":"expected a branch name without spaces, such as main","errorMessage":"expected a branch name such as main","examples":["main","master"]},"max-parallel":{"title":"Parallel builds","description":"The most images built at the same time. Default: one per CPU of the runner.","type":"integer","minimum":1,"errorMessage":"expected a whole number, at least 1"},"discovery":{"title":"Discovery conventions","description":"How images are found in the repository. When given, it replaces the default conventions (images/{name}/Dockerfile, */{name}/Dockerfile, {name}/Dockerfile, Dockerfile.{name}, */Dockerfile.{name}, {name}.Dockerfile, {name}/project.toml, */{name}/project.toml). An empty list finds nothing: only the images listed under images are built.","type":"array","items":{"$ref":"#/$defs/discoveryEntry"},"errorMessage":"expected a list of path patterns such as [images/{name}/Dockerfile]"},"watch":{"title":"Global watched paths","description":"Globs whose changes rebuild every image, e.g. shared files copied into all of them: [\\"common/**\\", \\"Makefile\\"].","$ref":"#/$defs/globList"},"exclude":{"title":"Excluded paths","description":"Globs where discovery never looks, e.g. [\\"test/**\\"].","$ref":"#/$defs/globList"},"build-args":{"title":"Build arguments for every image","description":"Build arguments given to every image; an image\'s own build-args override them. In values, {registry} and {prefix} become the run\'s registry and repository prefix, so a Dockerfile\'s ARG can name the parent images wherever they are pushed: REGISTRY: \\"{registry}\\".","$ref":"#/$defs/buildArgs"},"images":{"title":"Images","description":"Settings per image, by image name. Images found by discovery need no entry; an entry adds to or overrides what discovery found.","type":"object","propertyNames":{"$ref":"#/$defs/imageName"},"additionalProperties":{"$ref":"#/$defs/image"},"errorMessage":"expected a mapping of image names to image settings"},"registries":{"title":"Registry hosts","description":"Settings per registry host (with port), e.g. localhost:5000: { insecure: true }.","type":"object","propertyNames":{"type":"string","pattern":"^[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\\\\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*(?::[0-9]+)?$","patternErrorMessage":"expected a registry host with optional port, such as localhost:5000"},"additionalProperties":{"$ref":"#/$defs/registrySettings"},"errorMessage":"expected a mapping of registry hosts to settings, such as { \\"localhost:5000\\": { insecure: true } }"},"ecr":{"title":"Amazon ECR","description":"What to do about ECR repositories before pushing: check that every target repository exists (always), create the missing ones (create-repositories), and with which settings.","type":"object","additionalProperties":false,"properties":{"create-repositories":{"title":"Create missing repositories","description":"Create every missing target repository before building, instead of failing with the list of missing ones.","type":"boolean","errorMessage":"expected true or false"},"scan-on-push":{"title":"Scan on push","description":"Image scanning on push for repositories image-builder creates.","type":"boolean","errorMessage":"expected true or false"},"tag-mutability":{"title":"Tag mutability","description":"MUTABLE or IMMUTABLE, for repositories image-builder creates. With IMMUTABLE, pushing a tag that already points at the same digest is fine; at another digest it is an error.","enum":["MUTABLE","IMMUTABLE"],"errorMessage":"expected MUTABLE or IMMUTABLE"},"lifecycle-policy":{"title":"Lifecycle policy","description":"An ECR lifecycle policy (JSON text) for repositories image-builder creates.","type":"string","minLength":2,"errorMessage":"expected the lifecycle policy as JSON text"}},"errorMessage":"expected a mapping with create-repositories, scan-on-push, tag-mutability, lifecycle-policy"},"publish":{"title":"Publishing","description":"Two-phase publishing: with staging-tag, every built image is pushed under its sha tag and the staging tag, its smoke test runs, and only an image whose test (and whose ancestors\' tests) passed gets its final tags, by retagging in the registry. Without staging-tag every tag is set at once, as before.","type":"object","additionalProperties":false,"properties":{"staging-tag":{"title":"Staging tag","description":"The tag a built image gets before its smoke test, e.g. test or staging. Its final tags (ref-slug, latest, release…) follow only when the test passed.","type":"string","pattern":"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$","patternErrorMessage":"expected a tag: letters, digits, \\"_\\", \\".\\" and \\"-\\", at most 128 characters, not starting with \\".\\" or \\"-\\"","errorMessage":"expected a tag such as staging","examples":["staging","test"]},"mode":{"title":"Promotion mode","description":"per-image: every image whose tests passed gets its final tags; atomic: no final tag moves unless every image of the run passed. Default: per-image.","default":"per-image","enum":["per-image","atomic"],"errorMessage":"expected per-image or atomic"}},"errorMessage":"expected a mapping with staging-tag, mode"},"cache":{"title":"Layer cache","description":"Where builders keep layer cache between runs: none; registry (a buildcache tag in each image\'s own repository, for buildx, Kaniko (<repository>/cache) and pack); gha (GitHub Actions\' cache, one scope per image; buildx only). Default: none.","default":"none","enum":["none","registry","gha"],"errorMessage":"expected none, registry or gha"},"buildx":{"title":"BuildKit (docker buildx)","description":"Settings for images built with docker buildx build.","type":"object","additionalProperties":false,"properties":{"provenance":{"title":"Provenance attestation","description":"Value of --provenance: true, false, or buildx\'s text such as mode=max. Default: buildx\'s own.","anyOf":[{"type":"boolean"},{"type":"string","minLength":1}],"errorMessage":"expected true, false or buildx\'s option text such as mode=max"},"sbom":{"title":"SBOM attestation","description":"Value of --sbom: true, false, or buildx\'s text such as generator=…. Default: buildx\'s own.","anyOf":[{"type":"boolean"},{"type":"string","minLength":1}],"errorMessage":"expected true, false or buildx\'s option text such as mode=max"}},"errorMessage":"expected a mapping with provenance, sbom"},"kaniko":{"title":"Kaniko","description":"Settings for images built with the Kaniko executor.","type":"object","additionalProperties":false,"properties":{"executor":{"title":"Executor path","description":"Path of the Kaniko executor. Default: /kaniko/executor, where Kaniko\'s images (and the maintained forks\') put it.","type":"string","minLength":1,"errorMessage":"expected the executor\'s path"}},"errorMessage":"expected a mapping with executor"},"pack":{"title":"Cloud Native Buildpacks (pack)","description":"Settings for buildpacks images (project.toml), built with pack build --publish.","type":"object","additionalProperties":false,"properties":{"builder":{"title":"Builder image","description":"The builder image (--builder); pin it by version tag or digest, e.g. paketobuildpacks/builder:0.2.326-full. Default: paketobuildpacks/builder-jammy-base.","type":"string","minLength":1,"errorMessage":"expected a builder image reference"},"lifecycle-version":{"title":"Lifecycle version","description":"The lifecycle version to pin (buildpacksio/lifecycle:<version>), e.g. \\"0.16.0\\". Default: the builder\'s own lifecycle.","type":"string","pattern":"^v?[0-9]+\\\\.[0-9]+\\\\.[0-9]+([-+][0-9A-Za-z.-]+)?$","patternErrorMessage":"expected a lifecycle version such as \\"0.16.0\\"","errorMessage":"expected a lifecycle version as text, such as \\"0.16.0\\""},"env":{"title":"Build-time environment","description":"Environment of every buildpacks build (pack --env NAME=value), such as BP_JVM_VERSION: \\"17\\". An image\'s build-args win. Values must be strings.","type":"object","propertyNames":{"type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_]*$","patternErrorMessage":"expected a variable name: letters, digits and \\"_\\", not starting with a digit"},"additionalProperties":{"title":"Variable value","description":"The value, as a string. Quote numbers and booleans so YAML keeps them as written.","type":"string","errorMessage":"expected a string"},"errorMessage":"expected a mapping of variable names to string values"}},"errorMessage":"expected a mapping with builder, lifecycle-version, env"}},"errorMessage":"expected a mapping of settings (key: value lines) at the top level","$defs":{"imageName":{"title":"Image name","description":"The short name of an image: lowercase letters and digits, separated by \\".\\", \\"_\\", \\"__\\" or dashes (the OCI path-component grammar). It becomes {image} in the repository template.","type":"string","pattern":"^[a-z0-9]+((\\\\.|_|__|-+)[a-z0-9]+)*$","maxLength":128,"patternErrorMessage":"expected an image name: lowercase letters and digits, separated by \\".\\", \\"_\\", \\"__\\" or \\"-\\" (e.g. api, envoy-prepare)","errorMessage":"expected an image name such as api or envoy-prepare","examples":["api","envoy-prepare","builder"]},"relativePath":{"title":"Repository path","description":"A path relative to the repository root, with \\"/\\" as separator. It may not start with \\"/\\" nor climb out of the repository with \\"..\\". \\".\\" is the root.","type":"string","minLength":1,"pattern":"^(?!/)(?![A-Za-z]:)(?!.*\\\\\\\\)(?!(?:.*/)?\\\\.\\\\.(?:/|$)).+$","patternErrorMessage":"expected a path relative to the repository root, such as images/api (no leading \\"/\\", no \\"..\\", \\"/\\" as separator)","errorMessage":"expected a path relative to the repository root, such as images/api"},"glob":{"title":"Path glob","description":"A glob relative to the repository root: \\"*\\" matches within one folder, \\"**\\" across folders. It may not start with \\"/\\" nor contain \\"..\\".","type":"string","minLength":1,"pattern":"^(?!/)(?![A-Za-z]:)(?!.*\\\\\\\\)(?!(?:.*/)?\\\\.\\\\.(?:/|$)).+$","patternErrorMessage":"expected a glob relative to the repository root, such as common/** (no leading \\"/\\", no \\"..\\", \\"/\\" as separator)","errorMessage":"expected a glob relative to the repository root, such as common/**","examples":["common/**","Makefile","src/api/**"]},"globList":{"title":"Path globs","description":"A list of globs relative to the repository root.","type":"array","items":{"$ref":"#/$defs/glob"},"uniqueItems":true,"errorMessage":"expected a list of globs such as [\\"common/**\\", \\"Makefile\\"]"},"builder":{"title":"Builder","description":"The backend that builds images. auto: buildx where a Docker daemon with BuildKit is available, kaniko inside a Kaniko executor image, buildah otherwise; images found through project.toml always use pack.","type":"string","enum":["auto","buildx","kaniko","buildah","pack"],"errorMessage":"expected one of auto, buildx, kaniko, buildah, pack"},"repositoryTemplate":{"title":"Repository naming template","description":"How an image name becomes a repository reference. Placeholders: {registry} (the registry setting), {prefix} (the channel prefix) and {image} (the image name, required). Example: \\"{registry}/{prefix}{image}\\" gives ghcr.io/acme/stable-api.","type":"string","pattern":"^(?=.*\\\\{image\\\\})(?:[^{}]|\\\\{(?:registry|prefix|image)\\\\})+$","patternErrorMessage":"expected a repository template containing {image}, with only the placeholders {registry}, {prefix} and {image} (e.g. \\"{registry}/{prefix}{image}\\")","errorMessage":"expected a repository template such as \\"{registry}/{prefix}{image}\\"","examples":["{registry}/{prefix}{image}","{registry}/team/{image}"]},"tagRule":{"title":"Tag rule","description":"sha (the full commit sha), sha-short, ref-slug (the branch or tag name slugged like GitLab\'s CI_COMMIT_REF_SLUG), latest (default branch only), a fixed tag such as staging, release or test, or a template with {{branch}}, {{tag}}, {{ref}}, {{ref-slug}}, {{sha}}, {{sha-short}}, {{date}} (UTC yyyymmdd) or {{timestamp}} (UTC yyyymmddhhmmss) such as \\"{{ref-slug}}-{{sha-short}}\\"; a template naming a branch or tag gives no tag on the other kind of build.","type":"string","minLength":1,"maxLength":128,"pattern":"^(?:[A-Za-z0-9_]|\\\\{\\\\{ *(?:branch|sha|sha-short|tag|ref|ref-slug|date|timestamp) *\\\\}\\\\})(?:[A-Za-z0-9_.-]|\\\\{\\\\{ *(?:branch|sha|sha-short|tag|ref|ref-slug|date|timestamp) *\\\\}\\\\})*$","patternErrorMessage":"expected a tag rule: sha, sha-short, ref-slug, latest, a fixed tag of letters, digits, \\".\\", \\"_\\" and \\"-\\" (not starting with \\".\\" or \\"-\\"), or a template using {{branch}} {{tag}} {{ref}} {{ref-slug}} {{sha}} {{sha-short}} {{date}} {{timestamp}}","errorMessage":"expected a tag rule such as sha, ref-slug, latest, staging or \\"{{branch}}-{{sha-short}}\\"","examples":["sha","sha-short","ref-slug","latest","staging","release","{{ref-slug}}-{{sha-short}}"]},"tagRules":{"title":"Tag rules","description":"The tags every built image is pushed with, one rule each.","type":"array","minItems":1,"uniqueItems":true,"items":{"$ref":"#/$defs/tagRule"},"errorMessage":"expected a non-empty list of tag rules such as [sha, ref-slug, latest]"},"buildArgs":{"title":"Build arguments","description":"Values for the Dockerfile\'s ARG instructions (docker build --build-arg NAME=value). Values must be strings: quote numbers such as VERSION: \\"1.10\\", which YAML would otherwise read as the number 1.1.","type":"object","propertyNames":{"type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_]*$","patternErrorMessage":"expected a build-arg name: letters, digits and \\"_\\", not starting with a digit"},"additionalProperties":{"title":"Build argument value","description":"The value, as a string. Quote numbers and booleans so YAML keeps them as written.","type":"string","errorMessage":"expected a string"},"errorMessage":"expected a mapping of build-arg names to string values, such as { VERSION: \\"1.2\\" }"},"platforms":{"title":"Platforms","description":"Target platforms as os/arch[/variant]. More than one builds a multi-platform image (buildx, buildah and kaniko with one run per platform).","type":"array","minItems":1,"uniqueItems":true,"items":{"title":"Platform","description":"os/arch[/variant], e.g. linux/amd64, linux/arm64, linux/arm/v7.","type":"string","pattern":"^[a-z0-9]+/[a-z0-9_]+(?:/[a-z0-9]+)?$","patternErrorMessage":"expected a platform such as linux/amd64 or linux/arm/v7","errorMessage":"expected a platform such as linux/amd64"},"errorMessage":"expected a list of strings like linux/amd64","examples":[["linux/amd64","linux/arm64"]]},"stage":{"title":"Target stage","description":"The Dockerfile stage to build (docker build --target).","type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9_.-]*$","patternErrorMessage":"expected a Dockerfile stage name: letters, digits, \\".\\", \\"_\\" and \\"-\\"","errorMessage":"expected a Dockerfile stage name such as prod"},"test":{"title":"Smoke test","description":"A check run on the pushed image before its tags are promoted. Give exactly one of run (a command inside the image) or command (a shell command on the host with $IMAGE set to the pushed reference).","type":"object","additionalProperties":false,"properties":{"run":{"title":"Run inside the image","description":"A command run inside a container of the built image, e.g. \\"api --version\\". It passes when it exits 0.","type":"string","minLength":1,"errorMessage":"expected a command line to run inside the image, such as \\"api --version\\""},"command":{"title":"Run on the host","description":"A shell command run on the runner with $IMAGE set to the pushed image reference (repository@digest), e.g. \\"./smoke-test.sh $IMAGE\\". It passes when it exits 0.","type":"string","minLength":1,"errorMessage":"expected a shell command to run on the host, such as \\"./smoke-test.sh $IMAGE\\""},"timeout":{"title":"Timeout","description":"Seconds before the test is stopped and counts as failed. Default: 300.","type":"integer","minimum":1,"default":300,"errorMessage":"expected a whole number of seconds, at least 1"}},"oneOf":[{"required":["run"],"properties":{"run":true}},{"required":["command"],"properties":{"command":true}}],"errorMessage":"expected a mapping with exactly one of run (inside the image) or command (on the host)"},"variant":{"title":"Variant","description":"Another build of the same image, e.g. debug with extra tooling. It is pushed under the prefix <channel>-<variant>- (stable-debug-api), or with the tag suffix when tag-suffix is set.","type":["object","null"],"additionalProperties":false,"properties":{"target":{"title":"Target stage","description":"The Dockerfile stage to build for this variant.","$ref":"#/$defs/stage"},"build-args":{"title":"Build arguments","description":"Build arguments added to (and overriding) the image\'s own for this variant.","$ref":"#/$defs/buildArgs"},"tag-suffix":{"title":"Tag suffix","description":"Put the variant in the tags instead of the repository name: api:<tag><suffix>, e.g. \\"-debug\\".","type":"string","minLength":1,"maxLength":64,"pattern":"^[A-Za-z0-9_.-]+$","patternErrorMessage":"expected a tag suffix of letters, digits, \\".\\", \\"_\\" and \\"-\\", such as -debug","errorMessage":"expected a tag suffix such as -debug"}},"errorMessage":"expected a mapping with target, build-args or tag-suffix"},"image":{"title":"Image settings","description":"Settings for one image. Every key is optional: discovery and the global settings fill the rest. An image listed here that no discovery pattern finds needs a dockerfile (or a context holding project.toml).","type":["object","null"],"additionalProperties":false,"properties":{"context":{"title":"Build context","description":"The build context folder, relative to the repository root. Default: the folder holding the Dockerfile (or project.toml), or the discovery pattern\'s context.","$ref":"#/$defs/relativePath"},"dockerfile":{"title":"Dockerfile","description":"The Dockerfile path, relative to the repository root. Default: the file discovery found.","$ref":"#/$defs/relativePath"},"target":{"title":"Target stage","description":"The Dockerfile stage to build (docker build --target).","$ref":"#/$defs/stage"},"build-args":{"title":"Build arguments","description":"Values for the Dockerfile\'s ARG instructions. Values must be strings: quote numbers such as VERSION: \\"1.10\\".","$ref":"#/$defs/buildArgs"},"platforms":{"title":"Platforms","description":"Target platforms as os/arch[/variant]. Default: the runner\'s platform.","$ref":"#/$defs/platforms"},"depends-on":{"title":"Depends on","description":"Images of this repository that must be built before this one, in addition to those its Dockerfile names in FROM, COPY --from and RUN --mount=from.","type":"array","uniqueItems":true,"items":{"$ref":"#/$defs/imageName"},"errorMessage":"expected a list of image names such as [base]"},"watch":{"title":"Watched paths","description":"Globs, relative to the repository root, whose changes also rebuild this image, e.g. the source it packages: [\\"src/api/**\\"].","$ref":"#/$defs/globList"},"builder":{"title":"Builder","description":"The builder for this image, overriding the global one.","$ref":"#/$defs/builder"},"repository":{"title":"Repository naming template","description":"The repository template for this image, overriding the global one, e.g. \\"{registry}/app/{image}\\".","$ref":"#/$defs/repositoryTemplate"},"tags":{"title":"Tag rules","description":"The tag rules for this image, replacing the global ones.","$ref":"#/$defs/tagRules"},"test":{"title":"Smoke test","description":"A test run on the pushed image before its tags are promoted: exactly one of run or command, and an optional timeout.","$ref":"#/$defs/test"},"variants":{"title":"Variants","description":"Other builds of this image by variant name, e.g. debug: { target: debug }.","type":"object","propertyNames":{"$ref":"#/$defs/imageName"},"additionalProperties":{"$ref":"#/$defs/variant"},"errorMessage":"expected a mapping of variant names to variant settings, such as { debug: { target: debug } }"}},"errorMessage":"expected a mapping of image settings (context, dockerfile, build-args…)"},"discoveryPattern":{"title":"Discovery pattern","description":"A path pattern relative to the repository root with {name} exactly once: the part of the path that names the image. \\"*\\" matches within one folder, \\"**\\" any number of folders. A pattern whose file is project.toml finds buildpacks apps, any other a Dockerfile.","type":"string","pattern":"^(?!/)(?![A-Za-z]:)(?!.*\\\\\\\\)(?!(?:.*/)?\\\\.\\\\.(?:/|$))(?!.*//)[^{}]*\\\\{name\\\\}[^{}]*$","patternErrorMessage":"expected a path pattern relative to the repository root with {name} exactly once and no other braces, such as images/{name}/Dockerfile (no leading \\"/\\", no \\"..\\")","errorMessage":"expected a path pattern such as images/{name}/Dockerfile","examples":["images/{name}/Dockerfile","Dockerfile.{name}","{name}/project.toml"]},"discoveryEntry":{"title":"Discovery convention","description":"A path pattern (the folder of the matched file is the build context), or a mapping with pattern, context and kind.","if":{"type":"string"},"then":{"$ref":"#/$defs/discoveryPattern"},"else":{"type":"object","additionalProperties":false,"required":["pattern"],"properties":{"pattern":{"title":"Pattern","description":"A path pattern with {name} exactly once, e.g. Dockerfile.{name}.","$ref":"#/$defs/discoveryPattern"},"context":{"title":"Build context","description":"The build context for every image this pattern finds, relative to the repository root, e.g. \\".\\" to share the root. Default: the folder holding the matched file.","$ref":"#/$defs/relativePath"},"kind":{"title":"Kind","description":"dockerfile (the matched file is a Dockerfile) or buildpacks (the matched file is project.toml, built with pack). Default: buildpacks when the file is project.toml, else dockerfile.","type":"string","enum":["dockerfile","buildpacks"],"errorMessage":"expected dockerfile or buildpacks"}},"errorMessage":"expected a path pattern such as images/{name}/Dockerfile, or a mapping with pattern and optionally context and kind"}},"registrySettings":{"title":"Registry settings","description":"How to talk to one registry host.","type":"object","additionalProperties":false,"properties":{"insecure":{"title":"Insecure","description":"Talk plain HTTP (or HTTPS without certificate checks) to this host, e.g. a local registry on localhost:5000.","type":"boolean","default":false,"errorMessage":"expected true or false"}},"errorMessage":"expected a mapping such as { insecure: true }"}}}');
 ;// CONCATENATED MODULE: ./src/config/parse-config.ts
 // image-builder.yml text -> the one frozen Config. Pure: the caller reads the file.
 //
@@ -71583,6 +71586,12 @@ function convert(raw, source) {
                 ? { lifecycleVersion: raw.pack['lifecycle-version'] }
                 : {}),
             env: copyRecord(raw.pack?.env ?? {}),
+        },
+        publish: {
+            ...(raw.publish?.['staging-tag'] !== undefined
+                ? { stagingTag: raw.publish['staging-tag'] }
+                : {}),
+            mode: raw.publish?.mode ?? DEFAULT_PUBLISH_MODE,
         },
         registries: Object.fromEntries(Object.entries(raw.registries ?? {}).map(([host, settings]) => [
             host,
@@ -82262,6 +82271,58 @@ function contentKey(input) {
     return (0,external_node_crypto_.createHash)('sha256').update(contentKeyText(input), 'utf8').digest('hex');
 }
 
+;// CONCATENATED MODULE: ./src/build/latest-guard.ts
+// `latest` never goes backwards: two runs that finish out of order would otherwise leave a
+// moving tag on the older commit. Before moving one, the revision label of the image it
+// points at now is read; when that commit descends from this run's, the tag stays.
+
+const REVISION_LABEL = 'org.opencontainers.image.revision';
+const FULL_SHA = /^[0-9a-f]{40}$/;
+/**
+ * The revision label of the image a reference points at, or undefined when there is none
+ * (or the reference does not exist). A multi-platform index is read through its first image:
+ * every platform of one build carries the same labels.
+ */
+async function revisionAt(registry, repository, reference) {
+    const separator = reference.startsWith('sha256:') ? '@' : ':';
+    let manifest = await registry.getManifest(`${repository}${separator}${reference}`);
+    let parsed = JSON.parse(manifest.bytes.toString('utf8'));
+    const isIndex = manifest.mediaType === MEDIA_TYPES.ociIndex ||
+        manifest.mediaType === MEDIA_TYPES.dockerManifestList ||
+        Array.isArray(parsed.manifests);
+    if (isIndex) {
+        const first = parsed.manifests?.[0]?.digest;
+        if (first === undefined)
+            return undefined;
+        manifest = await registry.getManifest(`${repository}@${first}`);
+        parsed = JSON.parse(manifest.bytes.toString('utf8'));
+    }
+    const configDigest = parsed.config?.digest;
+    if (configDigest === undefined)
+        return undefined;
+    const config = JSON.parse((await registry.getBlob(repository, configDigest)).toString('utf8'));
+    return config.config?.Labels?.[REVISION_LABEL];
+}
+/**
+ * Whether the moving tag may move to `digest`. It stays only when the image it points at
+ * now was built from a commit that descends from this run's; an unknown revision, one not in
+ * the local history, or a registry that cannot tell: the tag moves, as without the guard.
+ */
+async function mayMoveTag(check) {
+    const { registry, repository, tag, sha } = check;
+    const current = await registry.headManifest(`${repository}:${tag}`).catch(() => undefined);
+    if (current === undefined || current.digest === check.digest)
+        return true;
+    const revision = await revisionAt(registry, repository, tag).catch(() => undefined);
+    if (revision === undefined || !FULL_SHA.test(revision) || revision === sha)
+        return true;
+    const newer = await check.isAncestor(sha, revision).catch(() => false);
+    if (!newer)
+        return true;
+    check.log(`${repository}: ${tag} stays on ${revision.slice(0, 7)}: it is newer than ${sha.slice(0, 7)}`);
+    return false;
+}
+
 ;// CONCATENATED MODULE: ./src/build/pin.ts
 // A child must be built on the parent pushed moments ago, not on whatever its tag names in
 // the registry (a tag this run may not even push, or that a concurrent run moves). So the
@@ -82435,10 +82496,150 @@ async function scheduleByLevel(tasks, run, maxParallel) {
     }
 }
 
+;// CONCATENATED MODULE: ./src/build/smoke-test.ts
+// Smoke tests of a pushed image, before its final tags are set: `test.run` inside a
+// container of the image (through Buildah), `test.command` on the host with IMAGE set to
+// the staged reference by digest. Every argv is a pure function; only runSmokeTest runs them,
+// through the Exec seam. The timeout is coreutils' `timeout`: it runs the test in a process
+// group of its own and signals the whole group, so nothing the test started is left behind.
+
+
+/** How many of the last output lines go into the failure message. */
+const smoke_test_MESSAGE_LINES = 10;
+/** After the timeout's TERM, how long the test gets before KILL. */
+const KILL_AFTER_SECONDS = 5;
+/** `timeout`'s exit codes: 124 after TERM, 128+9 when it had to KILL. */
+const TIMED_OUT_CODES = new Set([124, 137]);
+class SmokeTestError extends errors_UserError {
+    tail;
+    constructor(message, tail) {
+        const lines = tail.filter((line) => line.trim() !== '').slice(-smoke_test_MESSAGE_LINES);
+        super(lines.length > 0 ? `${message}:\n${lines.join('\n')}` : message);
+        this.tail = [...tail];
+    }
+}
+/** Refuses, before anything is built, a `test.run` that this run cannot execute. */
+function checkSmokeTestRunner(image, test, builder) {
+    if (test.run !== undefined && builder !== 'buildah') {
+        throw new errors_UserError(`image "${image}": test.run needs the buildah runner here, and ${image} is built with ${builder}; ` +
+            `use test.command with $IMAGE instead (e.g. "docker run --rm $IMAGE …")`);
+    }
+}
+/** The request wrapped in `timeout`: TERM to the test's process group after `seconds`, KILL later. */
+function withTimeout(request, seconds) {
+    return {
+        ...request,
+        command: 'timeout',
+        args: [`--kill-after=${KILL_AFTER_SECONDS}`, String(seconds), request.command, ...request.args],
+    };
+}
+/** A container name for one test of one image: unique, so tests in parallel never collide. */
+function testContainerName(image, unique) {
+    const name = image
+        .toLowerCase()
+        .replace(/[^a-z0-9]+/g, '-')
+        .replace(/^-|-$/g, '');
+    return `image-builder-test-${name || 'image'}-${unique}`;
+}
+/** `buildah from`: a working container of the pushed image, pulled by digest. */
+function buildahFromArgs(settings, reference, container, options) {
+    return [
+        '--storage-driver',
+        settings.storageDriver,
+        'from',
+        '--name',
+        container,
+        `--tls-verify=${options.insecure ? 'false' : 'true'}`,
+        '--authfile',
+        options.authFile,
+        reference,
+    ];
+}
+/** `buildah run … -- sh -c '<run>'`: the test inside the container. */
+function buildahRunArgs(settings, container, script) {
+    return [
+        '--storage-driver',
+        settings.storageDriver,
+        'run',
+        '--isolation',
+        settings.isolation,
+        container,
+        '--',
+        'sh',
+        '-c',
+        script,
+    ];
+}
+/** Removes the test's container, then the pulled image (still in use elsewhere: left alone). */
+function buildahCleanupArgs(settings, container, reference) {
+    const storage = ['--storage-driver', settings.storageDriver];
+    return [
+        [...storage, 'rm', container],
+        [...storage, 'rmi', reference],
+    ];
+}
+/** `sh -c '<command>'` on the host, with IMAGE set to the staged reference. */
+function hostTestRequest(command, reference, cwd) {
+    return { command: 'sh', args: ['-c', command], env: { IMAGE: reference }, cwd };
+}
+/**
+ * Runs the image's smoke test; resolves when it passed, throws SmokeTestError (exit code or
+ * timeout, and the output's last lines) when it did not. Output goes to `log` as it comes.
+ */
+async function runSmokeTest(request, exec, log) {
+    const { test, image } = request;
+    const seconds = test.timeoutSeconds;
+    const timed = async (inner, what) => {
+        const started = Date.now();
+        const result = await exec(withTimeout(inner, seconds), log);
+        if (result.exitCode === 0)
+            return;
+        const elapsed = (Date.now() - started) / 1000;
+        if (TIMED_OUT_CODES.has(result.exitCode) && elapsed >= seconds - 0.5) {
+            throw new SmokeTestError(`smoke test of ${image} timed out after ${seconds} s`, result.tail);
+        }
+        throw new SmokeTestError(`smoke test of ${image} failed (${what}, exit ${result.exitCode})`, result.tail);
+    };
+    if (test.command !== undefined) {
+        log(`smoke test on the host: ${test.command} (IMAGE=${request.reference})`);
+        await timed(hostTestRequest(test.command, request.reference, request.cwd), 'test.command');
+        log(`smoke test passed`);
+        return;
+    }
+    if (test.run === undefined)
+        return;
+    checkSmokeTestRunner(image, test, request.builder);
+    const settings = request.buildah;
+    if (settings === undefined)
+        throw new errors_UserError(`image "${image}": no Buildah settings for test.run`);
+    const container = testContainerName(image, (0,external_node_crypto_.randomBytes)(4).toString('hex'));
+    log(`smoke test in ${request.reference}: ${test.run}`);
+    const from = buildahFromArgs(settings, request.reference, container, request);
+    const created = await exec({ command: 'buildah', args: from }, log);
+    if (created.exitCode !== 0) {
+        throw new SmokeTestError(`smoke test of ${image}: could not start a container of ${request.reference} (exit ${created.exitCode})`, created.tail);
+    }
+    try {
+        await timed({ command: 'buildah', args: buildahRunArgs(settings, container, test.run) }, 'test.run');
+        log(`smoke test passed`);
+    }
+    finally {
+        for (const args of buildahCleanupArgs(settings, container, request.reference)) {
+            const result = await exec({ command: 'buildah', args }, () => undefined);
+            if (result.exitCode !== 0)
+                log(`could not clean up after the smoke test: buildah ${args.join(' ')}`);
+        }
+    }
+}
+
 ;// CONCATENATED MODULE: ./src/build/run-build.ts
 // Builds the images of a plan: each on the exact parents this run built, skipping what the
 // registry already has, then tags: immutable first, the rest through the registry API, and
-// moving tags (latest) only when every image of the run succeeded.
+// moving tags (latest) only when every image of the run succeeded, and never back to an
+// older commit. With a staging tag, each image is tested once pushed, and only what passed
+// (with its ancestors) gets its final tags, by retag.
+
+
 
 
 
@@ -82458,7 +82659,7 @@ function hostOf(repository) {
 function movingTags(image, plan) {
     return image.tags.filter((tag) => MOVING_TAG_RULES.has(tag) && tag !== plan.event.sha);
 }
-async function buildOne(image, env, parents, log) {
+async function buildOne(image, env, parents, log, deferred) {
     const { plan, registry } = env;
     const rebuilt = new Map();
     const parentByDigest = new Map();
@@ -82572,11 +82773,44 @@ async function buildOne(image, env, parents, log) {
     // The content tag and the run's fixed tags go on now; moving tags wait for the whole run.
     const tags = [immutable];
     const later = new Set(movingTags(image, plan));
-    for (const tag of [contentTag, ...image.tags]) {
+    const staging = env.publish?.stagingTag;
+    const now = staging === undefined ? [contentTag, ...image.tags] : [contentTag, staging];
+    for (const tag of now) {
         if (tags.includes(tag) || later.has(tag))
             continue;
         await addTag(registry, image.repository, digest, tag);
         tags.push(tag);
+    }
+    if (staging !== undefined) {
+        // Staged: the test runs on what was pushed (also on a reused build: an earlier run's
+        // test may have failed); the final tags follow only when it passed.
+        if (image.test !== undefined) {
+            const builder = env.builderFor(image).name;
+            await runSmokeTest({
+                image: image.name,
+                test: image.test,
+                reference: `${image.repository}@${digest}`,
+                builder,
+                ...(image.test.run !== undefined && env.buildahSettings
+                    ? { buildah: env.buildahSettings() }
+                    : {}),
+                authFile: env.authFile,
+                insecure: env.insecure(hostOf(image.repository)),
+                cwd: env.repoDir,
+            }, env.exec, log);
+        }
+        const finals = image.tags.filter((tag) => !tags.includes(tag) && !later.has(tag));
+        if (env.publish?.mode === 'atomic') {
+            deferred.set(image.name, finals);
+        }
+        else {
+            for (const tag of finals) {
+                await addTag(registry, image.repository, digest, tag);
+                tags.push(tag);
+            }
+            if (finals.length > 0)
+                log(`promoted to ${finals.join(', ')}`);
+        }
     }
     if (status === 'reused' && !tags.includes(contentTag))
         tags.push(contentTag);
@@ -82629,6 +82863,14 @@ async function runBuild(env) {
     const byName = new Map(plan.images.map((image) => [image.name, image]));
     const outcomes = new Map();
     const total = plan.images.length;
+    const deferred = new Map();
+    if (env.publish?.stagingTag !== undefined) {
+        // A test this run cannot execute is refused before anything is built.
+        for (const image of plan.images) {
+            if (image.test)
+                checkSmokeTestRunner(image.name, image.test, env.builderFor(image).name);
+        }
+    }
     // Builds run side by side, so each image's output is kept and shown as one group when it
     // ends: log groups (GitHub) and sections (GitLab) cannot interleave.
     const results = await schedule(plan.images.map((image) => ({ name: image.name, parents: image.rebuiltParents })), async (name) => {
@@ -82639,7 +82881,7 @@ async function runBuild(env) {
                 env.log(line);
         });
         try {
-            const outcome = await buildOne(image, env, outcomes, (line) => lines.push(line));
+            const outcome = await buildOne(image, env, outcomes, (line) => lines.push(line), deferred);
             outcomes.set(name, outcome);
             await flush(`${name}: ${outcome.status}`);
             return outcome;
@@ -82682,14 +82924,36 @@ async function runBuild(env) {
     });
     const ok = images.every((image) => image.status === 'built' || image.status === 'reused');
     // A failed run never moves latest: consumers of latest get a consistent set or the old one.
+    // In atomic mode the same holds for every final tag.
     const heldBack = [];
     for (const image of plan.images) {
         const outcome = images.find((candidate) => candidate.name === image.name);
+        for (const tag of deferred.get(image.name) ?? []) {
+            if (!ok || outcome.digest === undefined) {
+                heldBack.push(`${image.repository}:${tag}`);
+                continue;
+            }
+            await addTag(env.registry, image.repository, outcome.digest, tag);
+            outcome.tags.push(tag);
+        }
         for (const tag of movingTags(image, plan)) {
             if (!ok || outcome.digest === undefined) {
                 heldBack.push(`${image.repository}:${tag}`);
                 continue;
             }
+            const { isAncestor } = env;
+            const move = isAncestor === undefined ||
+                (await mayMoveTag({
+                    registry: env.registry,
+                    repository: image.repository,
+                    tag,
+                    digest: outcome.digest,
+                    sha: plan.event.sha,
+                    isAncestor,
+                    log: env.log,
+                }));
+            if (!move)
+                continue;
             await addTag(env.registry, image.repository, outcome.digest, tag);
             outcome.tags.push(tag);
         }
@@ -82700,6 +82964,7 @@ async function runBuild(env) {
 ;// CONCATENATED MODULE: ./src/build/build-command.ts
 // The effects around a build: credentials in a private file, a scratch folder, the
 // registry client and the builders; all removed at the end, also on failure or signal.
+
 
 
 
@@ -82941,6 +83206,9 @@ async function buildPlan(result, settings, host, env, execute = exec) {
             log: (line) => host.info(line),
             resolveTag: tagResolver(access.client),
             group: (title, body) => host.group(title, body),
+            publish: config.publish,
+            buildahSettings: () => buildahSettings(env),
+            isAncestor: (ancestor, descendant) => new Git(settings.repoDir).isAncestor(ancestor, descendant),
         });
     }
     finally {
@@ -83139,6 +83407,479 @@ function renderSummary(plan, outcome) {
     lines.push(renderResultMermaid(plan, outcome));
     lines.push('```');
     return `${lines.join('\n')}\n`;
+}
+
+;// CONCATENATED MODULE: ./src/notify/webhook.ts
+// The generic JSON webhook, and the small HTTP sender both notifiers share: one POST with a
+// timeout, one retry on a 5xx, a 429 or a network error, and failure messages that never
+// carry a URL or a secret.
+
+const DEFAULT_TIMEOUT_MS = 10_000;
+const DEFAULT_RETRY_DELAY_MS = 1_000;
+/** The longest a 429's Retry-After is honoured before the retry. */
+const MAX_RETRY_AFTER_MS = 5_000;
+const BODY_EXCERPT = 200;
+/** A notification that could not be delivered; its message is safe to log. */
+class NotifyError extends Error {
+    name = 'NotifyError';
+}
+/** Hides every secret and every URL in a message meant for the log. */
+function redact(text, secrets) {
+    let safe = text;
+    for (const secret of [...secrets].sort((a, b) => b.length - a.length)) {
+        if (secret.length >= 4)
+            safe = safe.split(secret).join('***');
+    }
+    return safe.replace(/\bhttps?:\/\/[^\s"'<>]*/gi, '<url>');
+}
+/** Errors from fetch may come from another realm (jest's vm): read them by shape. */
+function errorParts(error) {
+    if (typeof error === 'object' && error !== null && 'message' in error) {
+        const { name, message, cause } = error;
+        return { name: String(name ?? ''), message: String(message), cause };
+    }
+    return { name: '', message: String(error) };
+}
+function webhook_describeNetworkError(error) {
+    const { message, cause } = errorParts(error);
+    const detail = cause !== undefined ? ` (${errorParts(cause).message})` : '';
+    return `${message}${detail}`;
+}
+function isTimeout(error) {
+    const { name } = errorParts(error);
+    return name === 'TimeoutError' || name === 'AbortError';
+}
+function retryAfterMs(response, fallback) {
+    const header = response.headers.get('retry-after');
+    const seconds = header !== null ? Number(header) : NaN;
+    if (!Number.isFinite(seconds) || seconds < 0)
+        return fallback;
+    return Math.min(seconds * 1000, MAX_RETRY_AFTER_MS);
+}
+const sleep = (ms) => ms > 0 ? new Promise((resolve) => setTimeout(resolve, ms)) : Promise.resolve();
+/**
+ * POSTs `body` to `url`. Resolves with a 2xx answer; throws a NotifyError otherwise. A timeout
+ * is not retried: the receiver may have the message already, and a build should not wait on
+ * a chat server twice.
+ */
+async function post(url, body, headers, options) {
+    const safe = (text) => redact(text, options.secrets);
+    let failure = '';
+    for (let attempt = 1; attempt <= 2; attempt++) {
+        let delay = options.retryDelayMs;
+        try {
+            const response = await options.fetch(url, {
+                method: 'POST',
+                headers: { 'content-type': 'application/json; charset=utf-8', ...headers },
+                body,
+                redirect: 'error',
+                signal: AbortSignal.timeout(options.timeoutMs),
+            });
+            const text = await response.text();
+            if (response.ok)
+                return { status: response.status, body: text };
+            const excerpt = text.trim().slice(0, BODY_EXCERPT);
+            failure = `HTTP ${response.status}${response.statusText ? ` ${response.statusText}` : ''}${excerpt ? `: ${excerpt}` : ''}`;
+            if (response.status < 500 && response.status !== 429)
+                throw new NotifyError(safe(failure));
+            if (response.status === 429)
+                delay = retryAfterMs(response, delay);
+        }
+        catch (error) {
+            if (error instanceof NotifyError)
+                throw error;
+            if (isTimeout(error)) {
+                throw new NotifyError(`no answer within ${options.timeoutMs / 1000} s`);
+            }
+            failure = webhook_describeNetworkError(error);
+        }
+        if (attempt === 1)
+            await sleep(delay);
+    }
+    throw new NotifyError(`${safe(failure)} (tried twice)`);
+}
+/** The JSON the generic webhook receives; its shape changes only with `version`. */
+function webhookPayload(plan, outcome, context = {}) {
+    const { event } = plan;
+    return {
+        version: 1,
+        ok: outcome.ok,
+        event: {
+            platform: event.platform,
+            kind: event.kind,
+            sourceEvent: event.sourceEvent,
+            ref: event.ref,
+            refType: event.refType,
+            sha: event.sha,
+            isDefaultBranch: event.isDefaultBranch,
+            ...(context.repository !== undefined ? { repository: context.repository } : {}),
+            ...(context.runUrl !== undefined ? { runUrl: context.runUrl } : {}),
+        },
+        images: outcome.images.map((image) => ({
+            name: image.name,
+            status: image.status,
+            repository: image.repository,
+            digest: image.digest ?? null,
+            tags: image.tags,
+            detail: image.detail ?? null,
+        })),
+        heldBack: outcome.heldBack,
+    };
+}
+const SIGNATURE_HEADER = 'X-Image-Builder-Signature';
+/** `sha256=<hex>` of the exact body bytes, keyed with the shared secret. */
+function signature(body, secret) {
+    return `sha256=${(0,external_node_crypto_.createHmac)('sha256', secret).update(body, 'utf8').digest('hex')}`;
+}
+async function sendWebhook(target, payload, options) {
+    const body = JSON.stringify(payload);
+    const headers = {
+        'user-agent': 'image-builder',
+        'x-image-builder-event': 'build',
+    };
+    if (target.secret !== undefined)
+        headers[SIGNATURE_HEADER] = signature(body, target.secret);
+    await post(target.url, body, headers, options);
+}
+
+;// CONCATENATED MODULE: ./src/notify/slack.ts
+
+const SLACK_POST_MESSAGE_URL = 'https://slack.com/api/chat.postMessage';
+/** Slack's limits: blocks per message, characters of a section and of a header. */
+const MAX_BLOCKS = 50;
+const SECTION_MAX = 3000;
+const HEADER_MAX = 150;
+/** Up to this many images get a section each; more share a table in a code block. */
+const SECTIONS_UP_TO = 10;
+const DETAIL_MAX = 500;
+const FAILURES_LISTED = 5;
+const STATUS_WORD = {
+    built: 'built',
+    reused: 'already built',
+    failed: 'failed',
+    skipped: 'skipped',
+};
+const STATUS_EMOJI = {
+    built: ':white_check_mark:',
+    reused: ':recycle:',
+    failed: ':x:',
+    skipped: ':fast_forward:',
+};
+/** Slack's mrkdwn needs only these three escaped. */
+function esc(text) {
+    return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+}
+/** Text inside a code span or block: escaped, and unable to close it. */
+function code(text) {
+    return esc(text).replace(/`/g, "'");
+}
+function cut(text, max) {
+    return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
+}
+function slack_shortSha(sha) {
+    return sha.slice(0, 7);
+}
+function slack_counts(outcome) {
+    const count = (status) => outcome.images.filter((image) => image.status === status).length;
+    const parts = [`${count('built')} built`, `${count('reused')} already built`];
+    if (count('failed') > 0)
+        parts.push(`${count('failed')} failed`);
+    if (count('skipped') > 0)
+        parts.push(`${count('skipped')} skipped`);
+    return parts.join(', ');
+}
+function title(plan, outcome, context) {
+    const what = outcome.ok ? 'Images built' : 'Image build failed';
+    const where = context.repository !== undefined ? ` in ${context.repository}` : '';
+    return `${what}${where}: ${plan.event.ref} @ ${slack_shortSha(plan.event.sha)}`;
+}
+function imageSection(image) {
+    const seconds = image.seconds !== undefined ? ` in ${image.seconds.toFixed(1)} s` : '';
+    const lines = [
+        `${STATUS_EMOJI[image.status]} *${esc(image.name)}* ${STATUS_WORD[image.status]}${seconds}`,
+    ];
+    lines.push(image.digest !== undefined
+        ? `\`${code(`${image.repository}@${image.digest}`)}\``
+        : `\`${code(image.repository)}\``);
+    if (image.tags.length > 0) {
+        lines.push(`tags: ${image.tags.map((tag) => `\`${code(tag)}\``).join(' ')}`);
+    }
+    if (image.detail !== undefined && image.detail !== '') {
+        lines.push(`> ${esc(cut(image.detail, DETAIL_MAX)).replace(/\n/g, '\n> ')}`);
+    }
+    return { type: 'section', text: { type: 'mrkdwn', text: cut(lines.join('\n'), SECTION_MAX) } };
+}
+const ORDER = {
+    failed: 0,
+    skipped: 1,
+    built: 2,
+    reused: 3,
+};
+/** Many images: one row each in a code block, failures first, cut with "and N more". */
+function imageTable(images) {
+    const sorted = [...images].sort((a, b) => ORDER[a.status] - ORDER[b.status]);
+    const nameWidth = Math.min(30, Math.max(...sorted.map((image) => image.name.length)));
+    const statusWidth = Math.max(...sorted.map((image) => STATUS_WORD[image.status].length));
+    const rows = sorted.map((image) => {
+        const digest = image.digest !== undefined ? image.digest.replace(/^sha256:/, '').slice(0, 12) : '-';
+        return [
+            cut(image.name, 30).padEnd(nameWidth),
+            STATUS_WORD[image.status].padEnd(statusWidth),
+            digest.padEnd(12),
+            image.tags.join(', '),
+        ]
+            .join('  ')
+            .trimEnd();
+    });
+    const fence = '```';
+    const room = SECTION_MAX - 2 * fence.length - 2 - 40;
+    const shown = [];
+    let used = 0;
+    for (const row of rows) {
+        const line = code(cut(row, 200));
+        if (used + line.length + 1 > room)
+            break;
+        shown.push(line);
+        used += line.length + 1;
+    }
+    if (shown.length < rows.length)
+        shown.push(`… and ${rows.length - shown.length} more`);
+    return {
+        type: 'section',
+        text: { type: 'mrkdwn', text: `${fence}\n${shown.join('\n')}\n${fence}` },
+    };
+}
+function failureSection(images) {
+    const failed = images.filter((image) => image.status === 'failed');
+    if (failed.length === 0)
+        return undefined;
+    const each = Math.floor((SECTION_MAX - 100) / Math.min(failed.length, FAILURES_LISTED)) - 20;
+    const lines = failed
+        .slice(0, FAILURES_LISTED)
+        .map((image) => `:x: *${esc(image.name)}*: ${esc(cut(image.detail ?? 'failed', Math.min(each, DETAIL_MAX))).replace(/\n/g, ' ')}`);
+    if (failed.length > FAILURES_LISTED) {
+        lines.push(`… and ${failed.length - FAILURES_LISTED} more failed`);
+    }
+    return { type: 'section', text: { type: 'mrkdwn', text: cut(lines.join('\n'), SECTION_MAX) } };
+}
+/** The end-of-build message: a header, the event, the counts, then the images. */
+function slackMessage(plan, outcome, context = {}) {
+    const { event } = plan;
+    const headline = title(plan, outcome, context);
+    const blocks = [
+        {
+            type: 'header',
+            text: {
+                type: 'plain_text',
+                text: cut(`${outcome.ok ? '✅' : '❌'} ${headline}`, HEADER_MAX),
+                emoji: true,
+            },
+        },
+    ];
+    const about = [
+        `${event.refType} \`${code(event.ref)}\``,
+        `commit \`${code(slack_shortSha(event.sha))}\``,
+        esc(event.sourceEvent),
+    ];
+    if (context.runUrl !== undefined)
+        about.push(`<${esc(context.runUrl)}|View run>`);
+    blocks.push({ type: 'context', elements: [{ type: 'mrkdwn', text: about.join(' · ') }] });
+    if (outcome.images.length === 0) {
+        blocks.push({
+            type: 'section',
+            text: { type: 'mrkdwn', text: 'No image was affected by this change.' },
+        });
+    }
+    else {
+        blocks.push({ type: 'section', text: { type: 'mrkdwn', text: `*${slack_counts(outcome)}*` } });
+        blocks.push({ type: 'divider' });
+        if (outcome.images.length <= SECTIONS_UP_TO) {
+            blocks.push(...outcome.images.map(imageSection));
+        }
+        else {
+            blocks.push(imageTable(outcome.images));
+            const failures = failureSection(outcome.images);
+            if (failures)
+                blocks.push(failures);
+        }
+    }
+    if (outcome.heldBack.length > 0) {
+        blocks.push({
+            type: 'context',
+            elements: [
+                {
+                    type: 'mrkdwn',
+                    text: cut(`Not moved, because not every image succeeded: ${outcome.heldBack.map((tag) => `\`${code(tag)}\``).join(' ')}`, SECTION_MAX),
+                },
+            ],
+        });
+    }
+    return {
+        text: `${outcome.ok ? '✅' : '❌'} ${headline} (${slack_counts(outcome)})`,
+        blocks: blocks.slice(0, MAX_BLOCKS),
+    };
+}
+/** Delivers a message; a Slack API answer with `ok: false` is a failure too. */
+async function sendSlack(target, message, options) {
+    if (target.kind === 'webhook') {
+        await post(target.url, JSON.stringify(message), {}, options);
+        return;
+    }
+    const body = JSON.stringify({ channel: target.channel, ...message });
+    const answer = await post(target.apiUrl ?? SLACK_POST_MESSAGE_URL, body, { authorization: `Bearer ${target.token}` }, options);
+    let parsed;
+    try {
+        parsed = JSON.parse(answer.body);
+    }
+    catch {
+        throw new NotifyError('Slack answered with something other than JSON');
+    }
+    const reply = parsed;
+    if (reply.ok !== true) {
+        const error = typeof reply.error === 'string' ? reply.error : 'no reason given';
+        throw new NotifyError(`Slack refused the message: ${error}`);
+    }
+}
+
+;// CONCATENATED MODULE: ./src/notify/notify.ts
+
+
+function read(env, name) {
+    const value = env[name]?.trim();
+    return value ? value : undefined;
+}
+/**
+ * Notification settings from the environment: `SLACK_WEBHOOK_URL`, or `SLACK_TOKEN` with
+ * `SLACK_CHANNEL_ID`; `IMAGE_BUILDER_WEBHOOK_URL` with an optional
+ * `IMAGE_BUILDER_WEBHOOK_SECRET`; the run's link from GitHub's or GitLab's variables.
+ */
+function notifySettingsFromEnv(env) {
+    const settings = {};
+    const problems = [];
+    const slackUrl = read(env, 'SLACK_WEBHOOK_URL');
+    const token = read(env, 'SLACK_TOKEN');
+    const channel = read(env, 'SLACK_CHANNEL_ID');
+    if (slackUrl !== undefined) {
+        settings.slack = { kind: 'webhook', url: slackUrl };
+    }
+    else if (token !== undefined && channel !== undefined) {
+        settings.slack = { kind: 'api', token, channel };
+    }
+    else if (token !== undefined) {
+        problems.push('SLACK_TOKEN is set but SLACK_CHANNEL_ID is not: no Slack notification');
+    }
+    else if (channel !== undefined) {
+        problems.push('SLACK_CHANNEL_ID is set but neither SLACK_TOKEN nor SLACK_WEBHOOK_URL is: no Slack notification');
+    }
+    const webhookUrl = read(env, 'IMAGE_BUILDER_WEBHOOK_URL');
+    const secret = read(env, 'IMAGE_BUILDER_WEBHOOK_SECRET');
+    if (webhookUrl !== undefined) {
+        settings.webhook = { url: webhookUrl, ...(secret !== undefined ? { secret } : {}) };
+    }
+    else if (secret !== undefined) {
+        problems.push('IMAGE_BUILDER_WEBHOOK_SECRET is set but IMAGE_BUILDER_WEBHOOK_URL is not');
+    }
+    const context = {};
+    const repository = read(env, 'GITHUB_REPOSITORY') ?? read(env, 'CI_PROJECT_PATH');
+    if (repository !== undefined)
+        context.repository = repository;
+    const githubServer = read(env, 'GITHUB_SERVER_URL');
+    const runId = read(env, 'GITHUB_RUN_ID');
+    const runUrl = githubServer !== undefined && repository !== undefined && runId !== undefined
+        ? `${githubServer}/${repository}/actions/runs/${runId}`
+        : read(env, 'CI_PIPELINE_URL');
+    if (runUrl !== undefined)
+        context.runUrl = runUrl;
+    if (Object.keys(context).length > 0)
+        settings.context = context;
+    if (problems.length > 0)
+        settings.problems = problems;
+    return settings;
+}
+/** The secrets of the settings, and the secret part of each URL (its path and query). */
+function secretsOf(settings) {
+    const secrets = [];
+    const url = (value) => {
+        secrets.push(value);
+        try {
+            const parsed = new URL(value);
+            const rest = `${parsed.pathname}${parsed.search}`;
+            if (rest.length >= 8)
+                secrets.push(rest);
+        }
+        catch {
+            // Not a URL: the whole value is masked, which is all there is.
+        }
+    };
+    if (settings.slack?.kind === 'webhook')
+        url(settings.slack.url);
+    if (settings.slack?.kind === 'api')
+        secrets.push(settings.slack.token);
+    if (settings.webhook) {
+        url(settings.webhook.url);
+        if (settings.webhook.secret !== undefined)
+            secrets.push(settings.webhook.secret);
+    }
+    return secrets;
+}
+function validUrl(value) {
+    try {
+        const { protocol } = new URL(value);
+        return protocol === 'https:' || protocol === 'http:';
+    }
+    catch {
+        return false;
+    }
+}
+/**
+ * Sends the end-of-build message to every configured receiver, at the same time. Never
+ * throws: each failure is one warning, with URLs and secrets left out.
+ */
+async function notify(plan, outcome, settings, deps) {
+    const { host } = deps;
+    const secrets = secretsOf(settings);
+    for (const secret of secrets)
+        host.mask(secret);
+    for (const problem of settings.problems ?? [])
+        host.warning(problem);
+    const options = {
+        fetch: deps.fetch ?? ((url, init) => globalThis.fetch(url, init)),
+        timeoutMs: deps.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+        retryDelayMs: deps.retryDelayMs ?? DEFAULT_RETRY_DELAY_MS,
+        secrets,
+    };
+    const context = settings.context ?? {};
+    const attempt = async (to, send) => {
+        try {
+            await send();
+            host.info(`notified ${to}`);
+        }
+        catch (error) {
+            const reason = error instanceof NotifyError
+                ? error.message
+                : redact(error instanceof Error ? error.message : String(error), secrets);
+            host.warning(`notification to ${to} failed: ${reason}`);
+        }
+    };
+    const sends = [];
+    const slack = settings.slack;
+    if (slack) {
+        sends.push(attempt('Slack', async () => {
+            if (slack.kind === 'webhook' && !validUrl(slack.url)) {
+                throw new NotifyError('the Slack webhook URL is not an http(s) URL');
+            }
+            await sendSlack(slack, slackMessage(plan, outcome, context), options);
+        }));
+    }
+    const webhook = settings.webhook;
+    if (webhook) {
+        sends.push(attempt('the webhook', async () => {
+            if (!validUrl(webhook.url))
+                throw new NotifyError('the webhook URL is not an http(s) URL');
+            await sendWebhook(webhook, webhookPayload(plan, outcome, context), options);
+        }));
+    }
+    await Promise.all(sends);
 }
 
 ;// CONCATENATED MODULE: ./src/core/matrix.ts
@@ -83960,6 +84701,7 @@ function buildOutputs(outcome) {
 
 
 
+
 async function run(settings, host, env = process.env, dependencies = {}) {
     const git = new Git(settings.repoDir);
     const files = new RepoFiles(settings.repoDir);
@@ -84031,6 +84773,8 @@ async function run(settings, host, env = process.env, dependencies = {}) {
             host.setOutput(OUTPUTS[name], value);
         host.info(renderBuildText(outcome));
         await host.summary(renderSummary(plan, outcome));
+        // A failed notification is a warning inside notify(); it never fails the build.
+        await notify(plan, outcome, notifySettingsFromEnv(env), { host });
         await host.finish();
         if (!outcome.ok) {
             const failed = outcome.images.filter((image) => image.status === 'failed');

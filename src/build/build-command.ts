@@ -4,6 +4,7 @@ import { access as fsAccess, mkdtemp, rm } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
 import path from 'node:path';
 import { exec } from '../adapters/exec.js';
+import { Git } from '../adapters/git.js';
 import { chooseBuilder } from '../builders/auto.js';
 import { BuildahBuilder, buildahSettings } from '../builders/buildah.js';
 import { BuildxBuilder, buildxSettings } from '../builders/buildx.js';
@@ -290,6 +291,10 @@ export async function buildPlan(
       log: (line) => host.info(line),
       resolveTag: tagResolver(access.client),
       group: (title, body) => host.group(title, body),
+      publish: config.publish,
+      buildahSettings: () => buildahSettings(env),
+      isAncestor: (ancestor, descendant) =>
+        new Git(settings.repoDir).isAncestor(ancestor, descendant),
     });
   } finally {
     stopWatching();

@@ -1,22 +1,27 @@
 // Builds the images of a plan: each on the exact parents this run built, skipping what the
 // registry already has, then tags: immutable first, the rest through the registry API, and
-// moving tags (latest) only when every image of the run succeeded.
+// moving tags (latest) only when every image of the run succeeded, and never back to an
+// older commit. With a staging tag, each image is tested once pushed, and only what passed
+// (with its ancestors) gets its final tags, by retag.
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { contextFileHashes } from '../adapters/content-files.js';
+import type { BuildahSettings } from '../builders/buildah.js';
 import type { Builder, Exec } from '../builders/types.js';
 import type { ContextFilter } from '../core/changes.js';
 import type { Plan, PlannedImage } from '../core/plan.js';
 import { parseReference } from '../core/reference.js';
 import { MOVING_TAG_RULES } from '../core/tags.js';
-import type { DockerfileInfo } from '../core/types.js';
+import type { DockerfileInfo, PublishConfig } from '../core/types.js';
 import type { RegistryClient } from '../registry/client.js';
 import { confirmImmutableTag, isImmutableTagError } from '../registry/ecr.js';
 import { contentKey } from './content-key.js';
+import { mayMoveTag } from './latest-guard.js';
 import { baseImage, finalBase, imageLabels } from './labels.js';
 import { pinFor, writePinnedDockerfile } from './pin.js';
 import { schedule } from './scheduler.js';
 import type { TaskResult } from './scheduler.js';
+import { checkSmokeTestRunner, runSmokeTest } from './smoke-test.js';
 
 /** Tag that records what went into a build, so an identical build is found, not redone. */
 export const CONTENT_TAG_PREFIX = 'src-';
@@ -35,7 +40,7 @@ export interface ImageOutcome {
 
 export interface BuildOutcome {
   images: ImageOutcome[];
-  /** Moving tags (latest…) held back because some image failed. */
+  /** Tags held back: moving ones (latest…) because some image failed; all final ones in atomic mode. */
   heldBack: string[];
   ok: boolean;
 }
@@ -58,6 +63,12 @@ export interface BuildEnvironment {
   /** The digest a tag points at now, once per reference in a run; `unresolved:` when unknown. */
   resolveTag: (reference: string, log: (line: string) => void) => Promise<string>;
   group: <T>(title: string, body: () => Promise<T>) => Promise<T>;
+  /** Two-phase publishing; without a staging tag every tag is set at once. */
+  publish?: PublishConfig;
+  /** Buildah's settings, for smoke tests run inside an image (`test.run`). */
+  buildahSettings?: () => BuildahSettings;
+  /** `git merge-base --is-ancestor`: keeps moving tags from going back to an older commit. */
+  isAncestor?: (ancestor: string, descendant: string) => Promise<boolean>;
 }
 
 function hostOf(repository: string): string {
@@ -74,6 +85,7 @@ async function buildOne(
   env: BuildEnvironment,
   parents: ReadonlyMap<string, ImageOutcome>,
   log: (line: string) => void,
+  deferred: Map<string, string[]>,
 ): Promise<ImageOutcome> {
   const { plan, registry } = env;
   const rebuilt = new Map<string, string>();
@@ -196,10 +208,45 @@ async function buildOne(
   // The content tag and the run's fixed tags go on now; moving tags wait for the whole run.
   const tags = [immutable];
   const later = new Set(movingTags(image, plan));
-  for (const tag of [contentTag, ...image.tags]) {
+  const staging = env.publish?.stagingTag;
+  const now = staging === undefined ? [contentTag, ...image.tags] : [contentTag, staging];
+  for (const tag of now) {
     if (tags.includes(tag) || later.has(tag)) continue;
     await addTag(registry, image.repository, digest, tag);
     tags.push(tag);
+  }
+  if (staging !== undefined) {
+    // Staged: the test runs on what was pushed (also on a reused build: an earlier run's
+    // test may have failed); the final tags follow only when it passed.
+    if (image.test !== undefined) {
+      const builder = env.builderFor(image).name;
+      await runSmokeTest(
+        {
+          image: image.name,
+          test: image.test,
+          reference: `${image.repository}@${digest}`,
+          builder,
+          ...(image.test.run !== undefined && env.buildahSettings
+            ? { buildah: env.buildahSettings() }
+            : {}),
+          authFile: env.authFile,
+          insecure: env.insecure(hostOf(image.repository)),
+          cwd: env.repoDir,
+        },
+        env.exec,
+        log,
+      );
+    }
+    const finals = image.tags.filter((tag) => !tags.includes(tag) && !later.has(tag));
+    if (env.publish?.mode === 'atomic') {
+      deferred.set(image.name, finals);
+    } else {
+      for (const tag of finals) {
+        await addTag(registry, image.repository, digest, tag);
+        tags.push(tag);
+      }
+      if (finals.length > 0) log(`promoted to ${finals.join(', ')}`);
+    }
   }
   if (status === 'reused' && !tags.includes(contentTag)) tags.push(contentTag);
   return {
@@ -263,6 +310,13 @@ export async function runBuild(env: BuildEnvironment): Promise<BuildOutcome> {
   const byName = new Map(plan.images.map((image) => [image.name, image]));
   const outcomes = new Map<string, ImageOutcome>();
   const total = plan.images.length;
+  const deferred = new Map<string, string[]>();
+  if (env.publish?.stagingTag !== undefined) {
+    // A test this run cannot execute is refused before anything is built.
+    for (const image of plan.images) {
+      if (image.test) checkSmokeTestRunner(image.name, image.test, env.builderFor(image).name);
+    }
+  }
 
   // Builds run side by side, so each image's output is kept and shown as one group when it
   // ends: log groups (GitHub) and sections (GitLab) cannot interleave.
@@ -276,7 +330,7 @@ export async function runBuild(env: BuildEnvironment): Promise<BuildOutcome> {
           for (const line of lines) env.log(line);
         });
       try {
-        const outcome = await buildOne(image, env, outcomes, (line) => lines.push(line));
+        const outcome = await buildOne(image, env, outcomes, (line) => lines.push(line), deferred);
         outcomes.set(name, outcome);
         await flush(`${name}: ${outcome.status}`);
         return outcome;
@@ -320,14 +374,36 @@ export async function runBuild(env: BuildEnvironment): Promise<BuildOutcome> {
   const ok = images.every((image) => image.status === 'built' || image.status === 'reused');
 
   // A failed run never moves latest: consumers of latest get a consistent set or the old one.
+  // In atomic mode the same holds for every final tag.
   const heldBack: string[] = [];
   for (const image of plan.images) {
     const outcome = images.find((candidate) => candidate.name === image.name) as ImageOutcome;
+    for (const tag of deferred.get(image.name) ?? []) {
+      if (!ok || outcome.digest === undefined) {
+        heldBack.push(`${image.repository}:${tag}`);
+        continue;
+      }
+      await addTag(env.registry, image.repository, outcome.digest, tag);
+      outcome.tags.push(tag);
+    }
     for (const tag of movingTags(image, plan)) {
       if (!ok || outcome.digest === undefined) {
         heldBack.push(`${image.repository}:${tag}`);
         continue;
       }
+      const { isAncestor } = env;
+      const move =
+        isAncestor === undefined ||
+        (await mayMoveTag({
+          registry: env.registry,
+          repository: image.repository,
+          tag,
+          digest: outcome.digest,
+          sha: plan.event.sha,
+          isAncestor,
+          log: env.log,
+        }));
+      if (!move) continue;
       await addTag(env.registry, image.repository, outcome.digest, tag);
       outcome.tags.push(tag);
     }

@@ -49,6 +49,9 @@ export const DEFAULT_BUILDER = 'auto' as const;
 /** No layer cache unless asked for: a cache costs registry space or GitHub cache quota. */
 export const DEFAULT_CACHE = 'none' as const;
 
+/** Each image whose tests passed is promoted, whatever happened to the others. */
+export const DEFAULT_PUBLISH_MODE = 'per-image' as const;
+
 /** The configuration of a repository without image-builder.yml: conventions only. */
 export function defaultConfig(): Config {
   return deepFreeze({
@@ -69,6 +72,7 @@ export function defaultConfig(): Config {
     buildx: {},
     kaniko: {},
     pack: { env: {} },
+    publish: { mode: DEFAULT_PUBLISH_MODE },
     images: {},
   });
 }

@@ -28,6 +28,7 @@ import type {
   Config,
   DiscoveryPattern,
   ImageConfig,
+  PublishMode,
   SourcePosition,
   TestConfig,
   VariantConfig,
@@ -36,6 +37,7 @@ import {
   DEFAULT_BUILDER,
   DEFAULT_CACHE,
   DEFAULT_DISCOVERY,
+  DEFAULT_PUBLISH_MODE,
   DEFAULT_REPOSITORY_TEMPLATE,
   DEFAULT_SHA_SHORT_LENGTH,
   DEFAULT_TAGS,
@@ -76,6 +78,7 @@ interface RawConfig {
   buildx?: { provenance?: boolean | string; sbom?: boolean | string };
   kaniko?: { executor?: string };
   pack?: { builder?: string; 'lifecycle-version'?: string; env?: Record<string, string> };
+  publish?: { 'staging-tag'?: string; mode?: PublishMode };
 }
 
 interface RawDiscovery {
@@ -492,6 +495,12 @@ function convert(raw: RawConfig, source: YamlSource): Config {
         ? { lifecycleVersion: raw.pack['lifecycle-version'] }
         : {}),
       env: copyRecord(raw.pack?.env ?? {}),
+    },
+    publish: {
+      ...(raw.publish?.['staging-tag'] !== undefined
+        ? { stagingTag: raw.publish['staging-tag'] }
+        : {}),
+      mode: raw.publish?.mode ?? DEFAULT_PUBLISH_MODE,
     },
     registries: Object.fromEntries(
       Object.entries(raw.registries ?? {}).map(([host, settings]) => [

@@ -94,7 +94,17 @@ export interface Config {
   kaniko: { executor?: string };
   /** Buildpacks settings: the pinned builder image and lifecycle version, build-time environment. */
   pack: { builder?: string; lifecycleVersion?: string; env: Record<string, string> };
+  /** Two-phase publishing: a staging tag, smoke tests, then the final tags by retag. */
+  publish: PublishConfig;
   images: Record<string, ImageConfig>;
+}
+
+export type PublishMode = 'per-image' | 'atomic';
+
+export interface PublishConfig {
+  /** Set: images are pushed under this tag first and promoted after their tests; unset: as before. */
+  stagingTag?: string;
+  mode: PublishMode;
 }
 
 export type CacheMode = 'none' | 'registry' | 'gha';

@@ -1,0 +1,252 @@
+// The release flow for real: Buildah builds pushed to the distribution registry on
+// 127.0.0.1 under a staging tag, smoke tests inside the image (buildah run) and on the host
+// (IMAGE set), final tags by retag only for what passed, atomic publishing, and `latest`
+// that stays on the newer commit when two runs finish out of order.
+import { copyFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { UserError } from '../../src/core/errors.js';
+import { LocalHost } from '../../src/host/local.js';
+import { run } from '../../src/run.js';
+import type { FileChanges, TempRepo } from '../support/git-repo.js';
+import { cleanupRepos, makeRepo, tempDir } from '../support/git-repo.js';
+import type { TestRegistry } from '../support/registry.js';
+import { startRegistry } from '../support/registry.js';
+
+const BUILD_TIMEOUT = 240_000;
+const ZERO = '0'.repeat(40);
+
+let registry: TestRegistry;
+beforeAll(async () => {
+  registry = await startRegistry();
+});
+afterAll(async () => {
+  await registry.stop();
+  await cleanupRepos();
+});
+
+const ACCEPT = [
+  'application/vnd.oci.image.index.v1+json',
+  'application/vnd.oci.image.manifest.v1+json',
+  'application/vnd.docker.distribution.manifest.v2+json',
+  'application/vnd.docker.distribution.manifest.list.v2+json',
+].join(', ');
+
+async function digestAt(repository: string, reference: string): Promise<string | undefined> {
+  const response = await fetch(`http://${registry.host}/v2/${repository}/manifests/${reference}`, {
+    method: 'HEAD',
+    headers: { Accept: ACCEPT },
+  });
+  if (response.status === 404) return undefined;
+  return response.headers.get('docker-content-digest') ?? undefined;
+}
+
+/** The registry's request lines for one repository, in order. */
+function requestsFor(repository: string): string[] {
+  return registry
+    .log()
+    .split('\n')
+    .filter((line) => line.includes(`/v2/${repository}/`));
+}
+
+const files = (namespace: string, publish: string, extra: FileChanges = {}): FileChanges => ({
+  'image-builder.yml': [
+    `registry: ${registry.host}/${namespace}`,
+    `build-args:`,
+    `  REGISTRY: '{registry}'`,
+    `publish:`,
+    ...publish.split('\n').map((line) => `  ${line}`),
+    `images:`,
+    `  base:`,
+    `    test: { run: 'test "$(cat /release)" = base' }`,
+    `  app:`,
+    `    test: { run: 'echo "checking app"; grep -qx ok /app.txt', timeout: 60 }`,
+    `  web:`,
+    `    test: { command: 'echo "staged as $IMAGE"' }`,
+    '',
+  ].join('\n'),
+  'base/Dockerfile':
+    'FROM scratch\nCOPY rootfs/ /\nRUN ["/bin/busybox", "--install", "-s", "/bin"]\nRUN echo base > /release\n',
+  'app/Dockerfile': 'ARG REGISTRY\nFROM ${REGISTRY}/base:latest\nCOPY app.txt /app.txt\n',
+  'app/app.txt': 'ok\n',
+  'plugin/Dockerfile': 'ARG REGISTRY\nFROM ${REGISTRY}/app:latest\nCOPY plugin.txt /plugin.txt\n',
+  'plugin/plugin.txt': 'plugin 1\n',
+  'web/Dockerfile': 'FROM scratch\nCOPY site/ /srv/\n',
+  'web/site/index.html': '<h1>hi</h1>\n',
+  ...extra,
+});
+
+async function repoWith(changes: FileChanges): Promise<{ repo: TempRepo; first: string }> {
+  const repo = await makeRepo();
+  // A static shell from Debian's busybox-static: RUN and smoke tests work FROM scratch.
+  await repo.write({ ...changes, 'base/rootfs/bin/.keep': '' });
+  await copyFile('/bin/busybox', join(repo.dir, 'base', 'rootfs', 'bin', 'busybox'));
+  await repo.git('add', '-A');
+  const first = await repo.commit('images');
+  return { repo, first };
+}
+
+interface Reported {
+  status: string;
+  digest?: string;
+  tags: string[];
+  detail?: string;
+}
+
+async function githubPush(repo: TempRepo, before: string, after: string) {
+  const dir = await tempDir('image-builder-event-');
+  const eventPath = join(dir, 'event.json');
+  await writeFile(
+    eventPath,
+    JSON.stringify({
+      before,
+      after,
+      repository: { default_branch: 'main', html_url: 'https://github.com/acme/images' },
+    }),
+  );
+  const lines: string[] = [];
+  const host = new LocalHost(
+    (text) => lines.push(text),
+    (text) => lines.push(text),
+  );
+  const env = {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    GITHUB_ACTIONS: 'true',
+    GITHUB_EVENT_NAME: 'push',
+    GITHUB_EVENT_PATH: eventPath,
+    GITHUB_SHA: after,
+    GITHUB_REF: 'refs/heads/main',
+    GITHUB_REF_NAME: 'main',
+    GITHUB_REF_TYPE: 'branch',
+    GITHUB_REPOSITORY: 'acme/images',
+    GITHUB_SERVER_URL: 'https://github.com',
+  };
+  const error = await run(
+    {
+      command: 'build',
+      repoDir: repo.dir,
+      all: false,
+      json: false,
+      graphFormat: 'mermaid',
+      maxParallel: 3,
+    },
+    host,
+    env,
+  ).then(
+    () => undefined,
+    (caught: unknown) => caught as Error,
+  );
+  const images = JSON.parse(host.outputs.get('images') ?? '{}') as Record<string, Reported>;
+  return { error, output: lines.join(''), images };
+}
+
+describe('staged publishing with smoke tests (per-image)', () => {
+  test(
+    'passing tests: final tags by retag; a failing test: latest stays, staging moves, descendants skipped',
+    async () => {
+      const { repo, first } = await repoWith(files('staged', 'staging-tag: test'));
+      const built = await githubPush(repo, ZERO, first);
+      expect(built.error).toBeUndefined();
+      for (const name of ['base', 'app', 'plugin', 'web']) {
+        const digest = built.images[name]?.digest;
+        expect(built.images[name]?.status).toBe('built');
+        expect(built.images[name]?.tags).toEqual(
+          expect.arrayContaining([first, 'test', 'main', 'latest']),
+        );
+        for (const tag of [first, 'test', 'main', 'latest']) {
+          expect(await digestAt(`staged/${name}`, tag)).toBe(digest);
+        }
+        // Everything after the staging tag went through the registry API: no blob upload.
+        const requests = requestsFor(`staged/${name}`);
+        const staged = requests.findIndex((line) =>
+          /"PUT \/v2\/[^"]*\/manifests\/test /.test(line),
+        );
+        expect(staged).toBeGreaterThan(-1);
+        expect(requests.slice(staged).filter((line) => /\/blobs\/uploads\//.test(line))).toEqual(
+          [],
+        );
+      }
+      expect(built.output).toContain('checking app');
+      expect(built.output).toContain(
+        `staged as ${registry.host}/staged/web@${built.images.web?.digest}`,
+      );
+      expect(built.output).toMatch(/promoted to main/);
+
+      const second = await repo.commit('break app', { 'app/app.txt': 'broken\n' });
+      const broken = await githubPush(repo, first, second);
+      expect(broken.error).toBeInstanceOf(UserError);
+      expect(broken.error?.message).toMatch(/1 of 2 images failed: app/);
+      expect(broken.error?.message).toContain('smoke test of app failed (test.run, exit 1)');
+      expect(broken.error?.message).toContain('checking app');
+      expect(broken.images.app?.status).toBe('failed');
+      expect(broken.images.plugin?.status).toBe('skipped');
+      const pushed = await digestAt('staged/app', second);
+      expect(pushed).toBeDefined();
+      expect(pushed).not.toBe(built.images.app?.digest);
+      expect(await digestAt('staged/app', 'test')).toBe(pushed);
+      expect(await digestAt('staged/app', 'latest')).toBe(built.images.app?.digest);
+      expect(await digestAt('staged/app', 'main')).toBe(built.images.app?.digest);
+      expect(await digestAt('staged/plugin', second)).toBeUndefined();
+    },
+    BUILD_TIMEOUT,
+  );
+});
+
+describe('atomic publishing', () => {
+  test(
+    'one failing image: no final tag moves for anyone',
+    async () => {
+      const { repo, first } = await repoWith(
+        files('atomic', 'staging-tag: staging\nmode: atomic', { 'app/app.txt': 'broken\n' }),
+      );
+      const { error, images, output } = await githubPush(repo, ZERO, first);
+      expect(error).toBeInstanceOf(UserError);
+      expect(images.app?.status).toBe('failed');
+      expect(images.web?.status).toBe('built');
+      expect(images.base?.status).toBe('built');
+      for (const name of ['base', 'web']) {
+        expect(await digestAt(`atomic/${name}`, 'staging')).toBe(images[name]?.digest);
+        expect(await digestAt(`atomic/${name}`, first)).toBe(images[name]?.digest);
+        expect(await digestAt(`atomic/${name}`, 'main')).toBeUndefined();
+        expect(await digestAt(`atomic/${name}`, 'latest')).toBeUndefined();
+      }
+      expect(output).toMatch(/atomic\/web:main/);
+    },
+    BUILD_TIMEOUT,
+  );
+});
+
+describe('latest never goes backwards', () => {
+  test(
+    'the newer commit is built first, then the older one: latest stays on the newer',
+    async () => {
+      const repo = await makeRepo();
+      await repo.write({
+        'image-builder.yml': `registry: ${registry.host}/order\n`,
+        'web/Dockerfile': 'FROM scratch\nCOPY site/ /srv/\n',
+        'web/site/index.html': 'one\n',
+      });
+      await repo.git('add', '-A');
+      const older = await repo.commit('one');
+      const newer = await repo.commit('two', { 'web/site/index.html': 'two\n' });
+
+      const first = await githubPush(repo, ZERO, newer);
+      expect(first.error).toBeUndefined();
+      const newerDigest = first.images.web?.digest;
+      expect(await digestAt('order/web', 'latest')).toBe(newerDigest);
+
+      await repo.git('checkout', '-q', older);
+      const late = await githubPush(repo, ZERO, older);
+      expect(late.error).toBeUndefined();
+      expect(late.images.web?.status).toBe('built');
+      expect(await digestAt('order/web', older)).toBe(late.images.web?.digest);
+      expect(late.images.web?.digest).not.toBe(newerDigest);
+      expect(await digestAt('order/web', 'latest')).toBe(newerDigest);
+      expect(late.images.web?.tags).not.toContain('latest');
+      expect(late.output).toContain(
+        `latest stays on ${newer.slice(0, 7)}: it is newer than ${older.slice(0, 7)}`,
+      );
+    },
+    BUILD_TIMEOUT,
+  );
+});
