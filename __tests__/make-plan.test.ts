@@ -166,6 +166,7 @@ describe('seed 002: channels with a debug variant, user channels', () => {
     const plan = await planIn(repo.dir, await localEvent(repo, first));
     expect(plan.images.map((image) => image.repository)).toEqual([
       'gcr.io/lattice-dev/dev-user-envoy-prepare',
+      'gcr.io/lattice-dev/dev-user-debug-envoy-prepare',
     ]);
   });
 

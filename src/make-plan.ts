@@ -15,6 +15,8 @@ import { planBuilds } from './core/plan.js';
 import { parseReference } from './core/reference.js';
 import { resolvePrefix } from './core/channel.js';
 import { computeTags } from './core/tags.js';
+import type { VariantNaming } from './core/variants.js';
+import { expandVariants, variantsOf } from './core/variants.js';
 import type { ChangeSet, CiEvent, Config, DockerfileInfo, ImageSpec } from './core/types.js';
 
 export interface PlanOptions {
@@ -68,7 +70,33 @@ function imagesOf(
 ): ImageSpec[] {
   const registry = options.registry ?? config.registry;
   const prefix = resolvePrefix(config, options.event.actor);
-  return resolveImages(found, config, { registry, prefix, files: listing });
+  const expand = (value: string): string =>
+    value.replaceAll('{registry}', registry).replaceAll('{prefix}', prefix);
+  // Every image gets the top-level variants, under its own of the same name; `{registry}`
+  // and `{prefix}` in their build-args are the plain image's (the parent's plain
+  // repository is what Dockerfiles name; a build pins it to the parent variant).
+  return resolveImages(found, config, { registry, prefix, files: listing }).map((spec) => {
+    const variants = variantsOf(spec, config.variants);
+    for (const [name, variant] of Object.entries(variants)) {
+      variants[name] = {
+        ...variant,
+        buildArgs: Object.fromEntries(
+          Object.entries(variant.buildArgs).map(([key, value]) => [key, expand(value)]),
+        ),
+      };
+    }
+    return { ...spec, variants };
+  });
+}
+
+/** Where variants are pushed, for expandVariants. */
+function variantNaming(config: Config, options: PlanOptions, sha: string): VariantNaming {
+  return {
+    registry: options.registry ?? config.registry,
+    prefix: resolvePrefix(config, options.event.actor),
+    repositoryTemplate: (image) => config.images[image]?.repository ?? config.repository,
+    sha,
+  };
 }
 
 function checkRepositoryNames(images: readonly ImageSpec[]): void {
@@ -256,5 +284,28 @@ export async function makePlan(options: PlanOptions): Promise<PlanResult> {
     shaShortLength: config.shaShortLength,
     now,
   });
+  plan.images = expandVariants({
+    images: plan.images,
+    specs: images,
+    naming: variantNaming(config, options, event.sha),
+  });
+  // A variant's Dockerfile is read with its own build-args; its context filter follows.
+  const specs = new Map(images.map((image) => [image.name, image]));
+  const variantSpecs: ImageSpec[] = [];
+  for (const image of plan.images) {
+    if (image.baseImage === undefined) continue;
+    const spec = specs.get(image.baseImage) as ImageSpec;
+    const variantSpec = { ...spec, name: image.name, buildArgs: image.buildArgs };
+    variantSpecs.push(variantSpec);
+    const analysed = dockerfiles.get(spec.name);
+    if (analysed !== undefined && spec.dockerfile !== undefined) {
+      dockerfiles.set(image.name, {
+        text: analysed.text,
+        info: analyseDockerfile(analysed.text, spec.dockerfile, image.buildArgs),
+      });
+    }
+  }
+  for (const [name, filter] of await contextFilters(variantSpecs, files, dockerfiles))
+    filters.set(name, filter);
   return { plan, config, images, event, dockerfiles, filters };
 }

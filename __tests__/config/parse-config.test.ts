@@ -243,6 +243,7 @@ describe('parseConfig: defaults and derived values', () => {
       kaniko: {},
       pack: { env: {} },
       publish: { mode: 'per-image' },
+      variants: {},
       images: {},
     });
     expect(DEFAULT_DISCOVERY.map((entry) => entry.pattern)).toEqual([
@@ -337,6 +338,41 @@ describe('parseConfig: defaults and derived values', () => {
       variants: { debug: { buildArgs: {} } },
       position: { file: FILE, line: 2, column: 3 },
     });
+  });
+
+  test('top-level variants apply to every image, beside the per-image ones', () => {
+    const config = parseConfig(
+      yaml(
+        'variants:',
+        '  debug:',
+        '    target: debug',
+        '  race:',
+        '    build-args: { RACE: "1" }',
+        '    tag-suffix: -race',
+        'images:',
+        '  api:',
+        '    variants:',
+        '      debug: { target: api-debug }',
+      ),
+      FILE,
+    );
+    expect(config.variants).toEqual({
+      debug: { target: 'debug', buildArgs: {} },
+      race: { buildArgs: { RACE: '1' }, tagSuffix: '-race' },
+    });
+    expect(config.images.api?.variants).toEqual({
+      debug: { target: 'api-debug', buildArgs: {} },
+    });
+    expect(Object.isFrozen(config.variants.race?.buildArgs)).toBe(true);
+  });
+
+  test('a top-level variant is checked like an image one', () => {
+    expect(() =>
+      parseConfig(yaml('variants:', '  debug:', '    tag-suffix: "-de bug"'), FILE),
+    ).toThrow(/variants\.debug\.tag-suffix/);
+    expect(() => parseConfig(yaml('variants:', '  debug:', '    stage: debug'), FILE)).toThrow(
+      ConfigError,
+    );
   });
 
   test('merge keys share settings between images', () => {

@@ -69054,7 +69054,7 @@ module.exports = {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _cli_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(8321);
+/* harmony import */ var _cli_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(4682);
 
 process.exitCode = await (0,_cli_js__WEBPACK_IMPORTED_MODULE_0__/* .main */ .i)(process.argv.slice(2));
 
@@ -69063,7 +69063,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 8321:
+/***/ 4682:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -71193,6 +71193,7 @@ function defaultConfig() {
         kaniko: {},
         pack: { env: {} },
         publish: { mode: DEFAULT_PUBLISH_MODE },
+        variants: {},
         images: {},
     });
 }
@@ -71211,7 +71212,7 @@ var _2020 = __nccwpck_require__(2210);
 // EXTERNAL MODULE: ./node_modules/yaml/dist/index.js
 var dist = __nccwpck_require__(8815);
 ;// CONCATENATED MODULE: ./schema/image-builder.schema.json
-const image_builder_schema_namespaceObject = /*#__PURE__*/JSON.parse('{"$schema":"https://json-schema.org/draft/2020-12/schema","title":"image-builder configuration","description":"image-builder.yml at the repository root: how image-builder finds, names, builds, tags and tests the container images of the repository. Every key is optional; without the file the conventions apply.","type":"object","additionalProperties":false,"properties":{"registry":{"title":"Registry","description":"Registry host with optional port and namespace that images are pushed to: 123456789012.dkr.ecr.eu-west-1.amazonaws.com, public.ecr.aws/alias, ghcr.io/acme, quay.io/org, localhost:5000, or \\"ecr\\" for the private ECR registry of the current AWS account and region. It becomes {registry} in the repository template. Default: none.","type":"string","pattern":"^(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\\\\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*(?::[0-9]+)?(?:/[a-z0-9]+(?:(?:\\\\.|_|__|-+)[a-z0-9]+)*)*)?$","default":"","patternErrorMessage":"expected a registry host with optional port and namespace, such as ghcr.io/acme, 123456789012.dkr.ecr.eu-west-1.amazonaws.com, localhost:5000 or ecr","errorMessage":"expected a registry such as ghcr.io/acme or ecr","examples":["ecr","123456789012.dkr.ecr.eu-west-1.amazonaws.com","public.ecr.aws/alias","ghcr.io/acme","localhost:5000"]},"repository":{"title":"Repository naming template","description":"How an image name becomes a repository: placeholders {registry}, {prefix} and {image} (required). Default: \\"{registry}/{prefix}{image}\\".","default":"{registry}/{prefix}{image}","$ref":"#/$defs/repositoryTemplate"},"channel":{"title":"Channel","description":"A set of all images built one way, e.g. stable (from the default branch). The prefix defaults to \\"<channel>-\\" (stable-api). \\"user\\" gives every CI user a channel of their own (<user>-api). Default: none.","type":"string","pattern":"^(?:[a-z0-9]+(?:(?:\\\\.|_|__|-+)[a-z0-9]+)*)?$","default":"","patternErrorMessage":"expected a channel name: lowercase letters and digits separated by \\".\\", \\"_\\" or \\"-\\" (e.g. stable), or user","errorMessage":"expected a channel name such as stable or user","examples":["stable","user"]},"prefix":{"title":"Prefix","description":"A literal prefix put before every image name ({prefix} in the repository template), overriding the one derived from the channel.","type":"string","pattern":"^[a-z0-9._/-]*$","patternErrorMessage":"expected a prefix of lowercase letters, digits, \\".\\", \\"_\\", \\"-\\" and \\"/\\", such as stable-","errorMessage":"expected a prefix such as stable-","examples":["stable-","team/"]},"builder":{"title":"Builder","description":"The backend that builds images: auto, buildx, kaniko, buildah or pack. Default: auto.","default":"auto","$ref":"#/$defs/builder"},"tags":{"title":"Tag rules","description":"The tags every image is pushed with. Default: [sha, ref-slug, latest].","default":["sha","ref-slug","latest"],"$ref":"#/$defs/tagRules"},"sha-short-length":{"title":"Short sha length","description":"How many hex digits the sha-short tag and {{sha-short}} keep. Default: 7.","type":"integer","minimum":4,"maximum":40,"default":7,"errorMessage":"expected a whole number from 4 to 40"},"default-branch":{"title":"Default branch","description":"The branch that gets the latest tag. Default: the repository\'s default branch, as the CI event tells it.","type":"string","pattern":"^\\\\S+$","patternErrorMessage":"expected a branch name without spaces, such as main","errorMessage":"expected a branch name such as main","examples":["main","master"]},"max-parallel":{"title":"Parallel builds","description":"The most images built at the same time. Default: one per CPU of the runner.","type":"integer","minimum":1,"errorMessage":"expected a whole number, at least 1"},"discovery":{"title":"Discovery conventions","description":"How images are found in the repository. When given, it replaces the default conventions (images/{name}/Dockerfile, */{name}/Dockerfile, {name}/Dockerfile, Dockerfile.{name}, */Dockerfile.{name}, {name}.Dockerfile, {name}/project.toml, */{name}/project.toml). An empty list finds nothing: only the images listed under images are built.","type":"array","items":{"$ref":"#/$defs/discoveryEntry"},"errorMessage":"expected a list of path patterns such as [images/{name}/Dockerfile]"},"watch":{"title":"Global watched paths","description":"Globs whose changes rebuild every image, e.g. shared files copied into all of them: [\\"common/**\\", \\"Makefile\\"].","$ref":"#/$defs/globList"},"exclude":{"title":"Excluded paths","description":"Globs where discovery never looks, e.g. [\\"test/**\\"].","$ref":"#/$defs/globList"},"build-args":{"title":"Build arguments for every image","description":"Build arguments given to every image; an image\'s own build-args override them. In values, {registry} and {prefix} become the run\'s registry and repository prefix, so a Dockerfile\'s ARG can name the parent images wherever they are pushed: REGISTRY: \\"{registry}\\".","$ref":"#/$defs/buildArgs"},"images":{"title":"Images","description":"Settings per image, by image name. Images found by discovery need no entry; an entry adds to or overrides what discovery found.","type":"object","propertyNames":{"$ref":"#/$defs/imageName"},"additionalProperties":{"$ref":"#/$defs/image"},"errorMessage":"expected a mapping of image names to image settings"},"registries":{"title":"Registry hosts","description":"Settings per registry host (with port), e.g. localhost:5000: { insecure: true }.","type":"object","propertyNames":{"type":"string","pattern":"^[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\\\\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*(?::[0-9]+)?$","patternErrorMessage":"expected a registry host with optional port, such as localhost:5000"},"additionalProperties":{"$ref":"#/$defs/registrySettings"},"errorMessage":"expected a mapping of registry hosts to settings, such as { \\"localhost:5000\\": { insecure: true } }"},"ecr":{"title":"Amazon ECR","description":"What to do about ECR repositories before pushing: check that every target repository exists (always), create the missing ones (create-repositories), and with which settings.","type":"object","additionalProperties":false,"properties":{"create-repositories":{"title":"Create missing repositories","description":"Create every missing target repository before building, instead of failing with the list of missing ones.","type":"boolean","errorMessage":"expected true or false"},"scan-on-push":{"title":"Scan on push","description":"Image scanning on push for repositories image-builder creates.","type":"boolean","errorMessage":"expected true or false"},"tag-mutability":{"title":"Tag mutability","description":"MUTABLE or IMMUTABLE, for repositories image-builder creates. With IMMUTABLE, pushing a tag that already points at the same digest is fine; at another digest it is an error.","enum":["MUTABLE","IMMUTABLE"],"errorMessage":"expected MUTABLE or IMMUTABLE"},"lifecycle-policy":{"title":"Lifecycle policy","description":"An ECR lifecycle policy (JSON text) for repositories image-builder creates.","type":"string","minLength":2,"errorMessage":"expected the lifecycle policy as JSON text"}},"errorMessage":"expected a mapping with create-repositories, scan-on-push, tag-mutability, lifecycle-policy"},"publish":{"title":"Publishing","description":"Two-phase publishing: with staging-tag, every built image is pushed under its sha tag and the staging tag, its smoke test runs, and only an image whose test (and whose ancestors\' tests) passed gets its final tags, by retagging in the registry. Without staging-tag every tag is set at once, as before.","type":"object","additionalProperties":false,"properties":{"staging-tag":{"title":"Staging tag","description":"The tag a built image gets before its smoke test, e.g. test or staging. Its final tags (ref-slug, latest, release…) follow only when the test passed.","type":"string","pattern":"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$","patternErrorMessage":"expected a tag: letters, digits, \\"_\\", \\".\\" and \\"-\\", at most 128 characters, not starting with \\".\\" or \\"-\\"","errorMessage":"expected a tag such as staging","examples":["staging","test"]},"mode":{"title":"Promotion mode","description":"per-image: every image whose tests passed gets its final tags; atomic: no final tag moves unless every image of the run passed. Default: per-image.","default":"per-image","enum":["per-image","atomic"],"errorMessage":"expected per-image or atomic"}},"errorMessage":"expected a mapping with staging-tag, mode"},"cache":{"title":"Layer cache","description":"Where builders keep layer cache between runs: none; registry (a buildcache tag in each image\'s own repository, for buildx, Kaniko (<repository>/cache) and pack); gha (GitHub Actions\' cache, one scope per image; buildx only). Default: none.","default":"none","enum":["none","registry","gha"],"errorMessage":"expected none, registry or gha"},"buildx":{"title":"BuildKit (docker buildx)","description":"Settings for images built with docker buildx build.","type":"object","additionalProperties":false,"properties":{"provenance":{"title":"Provenance attestation","description":"Value of --provenance: true, false, or buildx\'s text such as mode=max. Default: buildx\'s own.","anyOf":[{"type":"boolean"},{"type":"string","minLength":1}],"errorMessage":"expected true, false or buildx\'s option text such as mode=max"},"sbom":{"title":"SBOM attestation","description":"Value of --sbom: true, false, or buildx\'s text such as generator=…. Default: buildx\'s own.","anyOf":[{"type":"boolean"},{"type":"string","minLength":1}],"errorMessage":"expected true, false or buildx\'s option text such as mode=max"}},"errorMessage":"expected a mapping with provenance, sbom"},"kaniko":{"title":"Kaniko","description":"Settings for images built with the Kaniko executor.","type":"object","additionalProperties":false,"properties":{"executor":{"title":"Executor path","description":"Path of the Kaniko executor. Default: /kaniko/executor, where Kaniko\'s images (and the maintained forks\') put it.","type":"string","minLength":1,"errorMessage":"expected the executor\'s path"}},"errorMessage":"expected a mapping with executor"},"pack":{"title":"Cloud Native Buildpacks (pack)","description":"Settings for buildpacks images (project.toml), built with pack build --publish.","type":"object","additionalProperties":false,"properties":{"builder":{"title":"Builder image","description":"The builder image (--builder); pin it by version tag or digest, e.g. paketobuildpacks/builder:0.2.326-full. Default: paketobuildpacks/builder-jammy-base.","type":"string","minLength":1,"errorMessage":"expected a builder image reference"},"lifecycle-version":{"title":"Lifecycle version","description":"The lifecycle version to pin (buildpacksio/lifecycle:<version>), e.g. \\"0.16.0\\". Default: the builder\'s own lifecycle.","type":"string","pattern":"^v?[0-9]+\\\\.[0-9]+\\\\.[0-9]+([-+][0-9A-Za-z.-]+)?$","patternErrorMessage":"expected a lifecycle version such as \\"0.16.0\\"","errorMessage":"expected a lifecycle version as text, such as \\"0.16.0\\""},"env":{"title":"Build-time environment","description":"Environment of every buildpacks build (pack --env NAME=value), such as BP_JVM_VERSION: \\"17\\". An image\'s build-args win. Values must be strings.","type":"object","propertyNames":{"type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_]*$","patternErrorMessage":"expected a variable name: letters, digits and \\"_\\", not starting with a digit"},"additionalProperties":{"title":"Variable value","description":"The value, as a string. Quote numbers and booleans so YAML keeps them as written.","type":"string","errorMessage":"expected a string"},"errorMessage":"expected a mapping of variable names to string values"}},"errorMessage":"expected a mapping with builder, lifecycle-version, env"}},"errorMessage":"expected a mapping of settings (key: value lines) at the top level","$defs":{"imageName":{"title":"Image name","description":"The short name of an image: lowercase letters and digits, separated by \\".\\", \\"_\\", \\"__\\" or dashes (the OCI path-component grammar). It becomes {image} in the repository template.","type":"string","pattern":"^[a-z0-9]+((\\\\.|_|__|-+)[a-z0-9]+)*$","maxLength":128,"patternErrorMessage":"expected an image name: lowercase letters and digits, separated by \\".\\", \\"_\\", \\"__\\" or \\"-\\" (e.g. api, envoy-prepare)","errorMessage":"expected an image name such as api or envoy-prepare","examples":["api","envoy-prepare","builder"]},"relativePath":{"title":"Repository path","description":"A path relative to the repository root, with \\"/\\" as separator. It may not start with \\"/\\" nor climb out of the repository with \\"..\\". \\".\\" is the root.","type":"string","minLength":1,"pattern":"^(?!/)(?![A-Za-z]:)(?!.*\\\\\\\\)(?!(?:.*/)?\\\\.\\\\.(?:/|$)).+$","patternErrorMessage":"expected a path relative to the repository root, such as images/api (no leading \\"/\\", no \\"..\\", \\"/\\" as separator)","errorMessage":"expected a path relative to the repository root, such as images/api"},"glob":{"title":"Path glob","description":"A glob relative to the repository root: \\"*\\" matches within one folder, \\"**\\" across folders. It may not start with \\"/\\" nor contain \\"..\\".","type":"string","minLength":1,"pattern":"^(?!/)(?![A-Za-z]:)(?!.*\\\\\\\\)(?!(?:.*/)?\\\\.\\\\.(?:/|$)).+$","patternErrorMessage":"expected a glob relative to the repository root, such as common/** (no leading \\"/\\", no \\"..\\", \\"/\\" as separator)","errorMessage":"expected a glob relative to the repository root, such as common/**","examples":["common/**","Makefile","src/api/**"]},"globList":{"title":"Path globs","description":"A list of globs relative to the repository root.","type":"array","items":{"$ref":"#/$defs/glob"},"uniqueItems":true,"errorMessage":"expected a list of globs such as [\\"common/**\\", \\"Makefile\\"]"},"builder":{"title":"Builder","description":"The backend that builds images. auto: buildx where a Docker daemon with BuildKit is available, kaniko inside a Kaniko executor image, buildah otherwise; images found through project.toml always use pack.","type":"string","enum":["auto","buildx","kaniko","buildah","pack"],"errorMessage":"expected one of auto, buildx, kaniko, buildah, pack"},"repositoryTemplate":{"title":"Repository naming template","description":"How an image name becomes a repository reference. Placeholders: {registry} (the registry setting), {prefix} (the channel prefix) and {image} (the image name, required). Example: \\"{registry}/{prefix}{image}\\" gives ghcr.io/acme/stable-api.","type":"string","pattern":"^(?=.*\\\\{image\\\\})(?:[^{}]|\\\\{(?:registry|prefix|image)\\\\})+$","patternErrorMessage":"expected a repository template containing {image}, with only the placeholders {registry}, {prefix} and {image} (e.g. \\"{registry}/{prefix}{image}\\")","errorMessage":"expected a repository template such as \\"{registry}/{prefix}{image}\\"","examples":["{registry}/{prefix}{image}","{registry}/team/{image}"]},"tagRule":{"title":"Tag rule","description":"sha (the full commit sha), sha-short, ref-slug (the branch or tag name slugged like GitLab\'s CI_COMMIT_REF_SLUG), latest (default branch only), a fixed tag such as staging, release or test, or a template with {{branch}}, {{tag}}, {{ref}}, {{ref-slug}}, {{sha}}, {{sha-short}}, {{date}} (UTC yyyymmdd) or {{timestamp}} (UTC yyyymmddhhmmss) such as \\"{{ref-slug}}-{{sha-short}}\\"; a template naming a branch or tag gives no tag on the other kind of build.","type":"string","minLength":1,"maxLength":128,"pattern":"^(?:[A-Za-z0-9_]|\\\\{\\\\{ *(?:branch|sha|sha-short|tag|ref|ref-slug|date|timestamp) *\\\\}\\\\})(?:[A-Za-z0-9_.-]|\\\\{\\\\{ *(?:branch|sha|sha-short|tag|ref|ref-slug|date|timestamp) *\\\\}\\\\})*$","patternErrorMessage":"expected a tag rule: sha, sha-short, ref-slug, latest, a fixed tag of letters, digits, \\".\\", \\"_\\" and \\"-\\" (not starting with \\".\\" or \\"-\\"), or a template using {{branch}} {{tag}} {{ref}} {{ref-slug}} {{sha}} {{sha-short}} {{date}} {{timestamp}}","errorMessage":"expected a tag rule such as sha, ref-slug, latest, staging or \\"{{branch}}-{{sha-short}}\\"","examples":["sha","sha-short","ref-slug","latest","staging","release","{{ref-slug}}-{{sha-short}}"]},"tagRules":{"title":"Tag rules","description":"The tags every built image is pushed with, one rule each.","type":"array","minItems":1,"uniqueItems":true,"items":{"$ref":"#/$defs/tagRule"},"errorMessage":"expected a non-empty list of tag rules such as [sha, ref-slug, latest]"},"buildArgs":{"title":"Build arguments","description":"Values for the Dockerfile\'s ARG instructions (docker build --build-arg NAME=value). Values must be strings: quote numbers such as VERSION: \\"1.10\\", which YAML would otherwise read as the number 1.1.","type":"object","propertyNames":{"type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_]*$","patternErrorMessage":"expected a build-arg name: letters, digits and \\"_\\", not starting with a digit"},"additionalProperties":{"title":"Build argument value","description":"The value, as a string. Quote numbers and booleans so YAML keeps them as written.","type":"string","errorMessage":"expected a string"},"errorMessage":"expected a mapping of build-arg names to string values, such as { VERSION: \\"1.2\\" }"},"platforms":{"title":"Platforms","description":"Target platforms as os/arch[/variant]. More than one builds a multi-platform image (buildx, buildah and kaniko with one run per platform).","type":"array","minItems":1,"uniqueItems":true,"items":{"title":"Platform","description":"os/arch[/variant], e.g. linux/amd64, linux/arm64, linux/arm/v7.","type":"string","pattern":"^[a-z0-9]+/[a-z0-9_]+(?:/[a-z0-9]+)?$","patternErrorMessage":"expected a platform such as linux/amd64 or linux/arm/v7","errorMessage":"expected a platform such as linux/amd64"},"errorMessage":"expected a list of strings like linux/amd64","examples":[["linux/amd64","linux/arm64"]]},"stage":{"title":"Target stage","description":"The Dockerfile stage to build (docker build --target).","type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9_.-]*$","patternErrorMessage":"expected a Dockerfile stage name: letters, digits, \\".\\", \\"_\\" and \\"-\\"","errorMessage":"expected a Dockerfile stage name such as prod"},"test":{"title":"Smoke test","description":"A check run on the pushed image before its tags are promoted. Give exactly one of run (a command inside the image) or command (a shell command on the host with $IMAGE set to the pushed reference).","type":"object","additionalProperties":false,"properties":{"run":{"title":"Run inside the image","description":"A command run inside a container of the built image, e.g. \\"api --version\\". It passes when it exits 0.","type":"string","minLength":1,"errorMessage":"expected a command line to run inside the image, such as \\"api --version\\""},"command":{"title":"Run on the host","description":"A shell command run on the runner with $IMAGE set to the pushed image reference (repository@digest), e.g. \\"./smoke-test.sh $IMAGE\\". It passes when it exits 0.","type":"string","minLength":1,"errorMessage":"expected a shell command to run on the host, such as \\"./smoke-test.sh $IMAGE\\""},"timeout":{"title":"Timeout","description":"Seconds before the test is stopped and counts as failed. Default: 300.","type":"integer","minimum":1,"default":300,"errorMessage":"expected a whole number of seconds, at least 1"}},"oneOf":[{"required":["run"],"properties":{"run":true}},{"required":["command"],"properties":{"command":true}}],"errorMessage":"expected a mapping with exactly one of run (inside the image) or command (on the host)"},"variant":{"title":"Variant","description":"Another build of the same image, e.g. debug with extra tooling. It is pushed under the prefix <channel>-<variant>- (stable-debug-api), or with the tag suffix when tag-suffix is set.","type":["object","null"],"additionalProperties":false,"properties":{"target":{"title":"Target stage","description":"The Dockerfile stage to build for this variant.","$ref":"#/$defs/stage"},"build-args":{"title":"Build arguments","description":"Build arguments added to (and overriding) the image\'s own for this variant.","$ref":"#/$defs/buildArgs"},"tag-suffix":{"title":"Tag suffix","description":"Put the variant in the tags instead of the repository name: api:<tag><suffix>, e.g. \\"-debug\\".","type":"string","minLength":1,"maxLength":64,"pattern":"^[A-Za-z0-9_.-]+$","patternErrorMessage":"expected a tag suffix of letters, digits, \\".\\", \\"_\\" and \\"-\\", such as -debug","errorMessage":"expected a tag suffix such as -debug"}},"errorMessage":"expected a mapping with target, build-args or tag-suffix"},"image":{"title":"Image settings","description":"Settings for one image. Every key is optional: discovery and the global settings fill the rest. An image listed here that no discovery pattern finds needs a dockerfile (or a context holding project.toml).","type":["object","null"],"additionalProperties":false,"properties":{"context":{"title":"Build context","description":"The build context folder, relative to the repository root. Default: the folder holding the Dockerfile (or project.toml), or the discovery pattern\'s context.","$ref":"#/$defs/relativePath"},"dockerfile":{"title":"Dockerfile","description":"The Dockerfile path, relative to the repository root. Default: the file discovery found.","$ref":"#/$defs/relativePath"},"target":{"title":"Target stage","description":"The Dockerfile stage to build (docker build --target).","$ref":"#/$defs/stage"},"build-args":{"title":"Build arguments","description":"Values for the Dockerfile\'s ARG instructions. Values must be strings: quote numbers such as VERSION: \\"1.10\\".","$ref":"#/$defs/buildArgs"},"platforms":{"title":"Platforms","description":"Target platforms as os/arch[/variant]. Default: the runner\'s platform.","$ref":"#/$defs/platforms"},"depends-on":{"title":"Depends on","description":"Images of this repository that must be built before this one, in addition to those its Dockerfile names in FROM, COPY --from and RUN --mount=from.","type":"array","uniqueItems":true,"items":{"$ref":"#/$defs/imageName"},"errorMessage":"expected a list of image names such as [base]"},"watch":{"title":"Watched paths","description":"Globs, relative to the repository root, whose changes also rebuild this image, e.g. the source it packages: [\\"src/api/**\\"].","$ref":"#/$defs/globList"},"builder":{"title":"Builder","description":"The builder for this image, overriding the global one.","$ref":"#/$defs/builder"},"repository":{"title":"Repository naming template","description":"The repository template for this image, overriding the global one, e.g. \\"{registry}/app/{image}\\".","$ref":"#/$defs/repositoryTemplate"},"tags":{"title":"Tag rules","description":"The tag rules for this image, replacing the global ones.","$ref":"#/$defs/tagRules"},"test":{"title":"Smoke test","description":"A test run on the pushed image before its tags are promoted: exactly one of run or command, and an optional timeout.","$ref":"#/$defs/test"},"variants":{"title":"Variants","description":"Other builds of this image by variant name, e.g. debug: { target: debug }.","type":"object","propertyNames":{"$ref":"#/$defs/imageName"},"additionalProperties":{"$ref":"#/$defs/variant"},"errorMessage":"expected a mapping of variant names to variant settings, such as { debug: { target: debug } }"}},"errorMessage":"expected a mapping of image settings (context, dockerfile, build-args…)"},"discoveryPattern":{"title":"Discovery pattern","description":"A path pattern relative to the repository root with {name} exactly once: the part of the path that names the image. \\"*\\" matches within one folder, \\"**\\" any number of folders. A pattern whose file is project.toml finds buildpacks apps, any other a Dockerfile.","type":"string","pattern":"^(?!/)(?![A-Za-z]:)(?!.*\\\\\\\\)(?!(?:.*/)?\\\\.\\\\.(?:/|$))(?!.*//)[^{}]*\\\\{name\\\\}[^{}]*$","patternErrorMessage":"expected a path pattern relative to the repository root with {name} exactly once and no other braces, such as images/{name}/Dockerfile (no leading \\"/\\", no \\"..\\")","errorMessage":"expected a path pattern such as images/{name}/Dockerfile","examples":["images/{name}/Dockerfile","Dockerfile.{name}","{name}/project.toml"]},"discoveryEntry":{"title":"Discovery convention","description":"A path pattern (the folder of the matched file is the build context), or a mapping with pattern, context and kind.","if":{"type":"string"},"then":{"$ref":"#/$defs/discoveryPattern"},"else":{"type":"object","additionalProperties":false,"required":["pattern"],"properties":{"pattern":{"title":"Pattern","description":"A path pattern with {name} exactly once, e.g. Dockerfile.{name}.","$ref":"#/$defs/discoveryPattern"},"context":{"title":"Build context","description":"The build context for every image this pattern finds, relative to the repository root, e.g. \\".\\" to share the root. Default: the folder holding the matched file.","$ref":"#/$defs/relativePath"},"kind":{"title":"Kind","description":"dockerfile (the matched file is a Dockerfile) or buildpacks (the matched file is project.toml, built with pack). Default: buildpacks when the file is project.toml, else dockerfile.","type":"string","enum":["dockerfile","buildpacks"],"errorMessage":"expected dockerfile or buildpacks"}},"errorMessage":"expected a path pattern such as images/{name}/Dockerfile, or a mapping with pattern and optionally context and kind"}},"registrySettings":{"title":"Registry settings","description":"How to talk to one registry host.","type":"object","additionalProperties":false,"properties":{"insecure":{"title":"Insecure","description":"Talk plain HTTP (or HTTPS without certificate checks) to this host, e.g. a local registry on localhost:5000.","type":"boolean","default":false,"errorMessage":"expected true or false"}},"errorMessage":"expected a mapping such as { insecure: true }"}}}');
+const image_builder_schema_namespaceObject = /*#__PURE__*/JSON.parse('{"$schema":"https://json-schema.org/draft/2020-12/schema","title":"image-builder configuration","description":"image-builder.yml at the repository root: how image-builder finds, names, builds, tags and tests the container images of the repository. Every key is optional; without the file the conventions apply.","type":"object","additionalProperties":false,"properties":{"registry":{"title":"Registry","description":"Registry host with optional port and namespace that images are pushed to: 123456789012.dkr.ecr.eu-west-1.amazonaws.com, public.ecr.aws/alias, ghcr.io/acme, quay.io/org, localhost:5000, or \\"ecr\\" for the private ECR registry of the current AWS account and region. It becomes {registry} in the repository template. Default: none.","type":"string","pattern":"^(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\\\\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*(?::[0-9]+)?(?:/[a-z0-9]+(?:(?:\\\\.|_|__|-+)[a-z0-9]+)*)*)?$","default":"","patternErrorMessage":"expected a registry host with optional port and namespace, such as ghcr.io/acme, 123456789012.dkr.ecr.eu-west-1.amazonaws.com, localhost:5000 or ecr","errorMessage":"expected a registry such as ghcr.io/acme or ecr","examples":["ecr","123456789012.dkr.ecr.eu-west-1.amazonaws.com","public.ecr.aws/alias","ghcr.io/acme","localhost:5000"]},"repository":{"title":"Repository naming template","description":"How an image name becomes a repository: placeholders {registry}, {prefix} and {image} (required). Default: \\"{registry}/{prefix}{image}\\".","default":"{registry}/{prefix}{image}","$ref":"#/$defs/repositoryTemplate"},"channel":{"title":"Channel","description":"A set of all images built one way, e.g. stable (from the default branch). The prefix defaults to \\"<channel>-\\" (stable-api). \\"user\\" gives every CI user a channel of their own (<user>-api). Default: none.","type":"string","pattern":"^(?:[a-z0-9]+(?:(?:\\\\.|_|__|-+)[a-z0-9]+)*)?$","default":"","patternErrorMessage":"expected a channel name: lowercase letters and digits separated by \\".\\", \\"_\\" or \\"-\\" (e.g. stable), or user","errorMessage":"expected a channel name such as stable or user","examples":["stable","user"]},"prefix":{"title":"Prefix","description":"A literal prefix put before every image name ({prefix} in the repository template), overriding the one derived from the channel.","type":"string","pattern":"^[a-z0-9._/-]*$","patternErrorMessage":"expected a prefix of lowercase letters, digits, \\".\\", \\"_\\", \\"-\\" and \\"/\\", such as stable-","errorMessage":"expected a prefix such as stable-","examples":["stable-","team/"]},"builder":{"title":"Builder","description":"The backend that builds images: auto, buildx, kaniko, buildah or pack. Default: auto.","default":"auto","$ref":"#/$defs/builder"},"tags":{"title":"Tag rules","description":"The tags every image is pushed with. Default: [sha, ref-slug, latest].","default":["sha","ref-slug","latest"],"$ref":"#/$defs/tagRules"},"sha-short-length":{"title":"Short sha length","description":"How many hex digits the sha-short tag and {{sha-short}} keep. Default: 7.","type":"integer","minimum":4,"maximum":40,"default":7,"errorMessage":"expected a whole number from 4 to 40"},"default-branch":{"title":"Default branch","description":"The branch that gets the latest tag. Default: the repository\'s default branch, as the CI event tells it.","type":"string","pattern":"^\\\\S+$","patternErrorMessage":"expected a branch name without spaces, such as main","errorMessage":"expected a branch name such as main","examples":["main","master"]},"max-parallel":{"title":"Parallel builds","description":"The most images built at the same time. Default: one per CPU of the runner.","type":"integer","minimum":1,"errorMessage":"expected a whole number, at least 1"},"discovery":{"title":"Discovery conventions","description":"How images are found in the repository. When given, it replaces the default conventions (images/{name}/Dockerfile, */{name}/Dockerfile, {name}/Dockerfile, Dockerfile.{name}, */Dockerfile.{name}, {name}.Dockerfile, {name}/project.toml, */{name}/project.toml). An empty list finds nothing: only the images listed under images are built.","type":"array","items":{"$ref":"#/$defs/discoveryEntry"},"errorMessage":"expected a list of path patterns such as [images/{name}/Dockerfile]"},"watch":{"title":"Global watched paths","description":"Globs whose changes rebuild every image, e.g. shared files copied into all of them: [\\"common/**\\", \\"Makefile\\"].","$ref":"#/$defs/globList"},"exclude":{"title":"Excluded paths","description":"Globs where discovery never looks, e.g. [\\"test/**\\"].","$ref":"#/$defs/globList"},"build-args":{"title":"Build arguments for every image","description":"Build arguments given to every image; an image\'s own build-args override them. In values, {registry} and {prefix} become the run\'s registry and repository prefix, so a Dockerfile\'s ARG can name the parent images wherever they are pushed: REGISTRY: \\"{registry}\\".","$ref":"#/$defs/buildArgs"},"variants":{"title":"Variants of every image","description":"Other builds of every image by variant name, e.g. debug: { target: debug }. An image\'s own variant of the same name replaces the one given here.","type":"object","propertyNames":{"$ref":"#/$defs/imageName"},"additionalProperties":{"$ref":"#/$defs/variant"},"errorMessage":"expected a mapping of variant names to variant settings, such as { debug: { target: debug } }"},"images":{"title":"Images","description":"Settings per image, by image name. Images found by discovery need no entry; an entry adds to or overrides what discovery found.","type":"object","propertyNames":{"$ref":"#/$defs/imageName"},"additionalProperties":{"$ref":"#/$defs/image"},"errorMessage":"expected a mapping of image names to image settings"},"registries":{"title":"Registry hosts","description":"Settings per registry host (with port), e.g. localhost:5000: { insecure: true }.","type":"object","propertyNames":{"type":"string","pattern":"^[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\\\\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*(?::[0-9]+)?$","patternErrorMessage":"expected a registry host with optional port, such as localhost:5000"},"additionalProperties":{"$ref":"#/$defs/registrySettings"},"errorMessage":"expected a mapping of registry hosts to settings, such as { \\"localhost:5000\\": { insecure: true } }"},"ecr":{"title":"Amazon ECR","description":"What to do about ECR repositories before pushing: check that every target repository exists (always), create the missing ones (create-repositories), and with which settings.","type":"object","additionalProperties":false,"properties":{"create-repositories":{"title":"Create missing repositories","description":"Create every missing target repository before building, instead of failing with the list of missing ones.","type":"boolean","errorMessage":"expected true or false"},"scan-on-push":{"title":"Scan on push","description":"Image scanning on push for repositories image-builder creates.","type":"boolean","errorMessage":"expected true or false"},"tag-mutability":{"title":"Tag mutability","description":"MUTABLE or IMMUTABLE, for repositories image-builder creates. With IMMUTABLE, pushing a tag that already points at the same digest is fine; at another digest it is an error.","enum":["MUTABLE","IMMUTABLE"],"errorMessage":"expected MUTABLE or IMMUTABLE"},"lifecycle-policy":{"title":"Lifecycle policy","description":"An ECR lifecycle policy (JSON text) for repositories image-builder creates.","type":"string","minLength":2,"errorMessage":"expected the lifecycle policy as JSON text"}},"errorMessage":"expected a mapping with create-repositories, scan-on-push, tag-mutability, lifecycle-policy"},"publish":{"title":"Publishing","description":"Two-phase publishing: with staging-tag, every built image is pushed under its sha tag and the staging tag, its smoke test runs, and only an image whose test (and whose ancestors\' tests) passed gets its final tags, by retagging in the registry. Without staging-tag every tag is set at once, as before.","type":"object","additionalProperties":false,"properties":{"staging-tag":{"title":"Staging tag","description":"The tag a built image gets before its smoke test, e.g. test or staging. Its final tags (ref-slug, latest, release…) follow only when the test passed.","type":"string","pattern":"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$","patternErrorMessage":"expected a tag: letters, digits, \\"_\\", \\".\\" and \\"-\\", at most 128 characters, not starting with \\".\\" or \\"-\\"","errorMessage":"expected a tag such as staging","examples":["staging","test"]},"mode":{"title":"Promotion mode","description":"per-image: every image whose tests passed gets its final tags; atomic: no final tag moves unless every image of the run passed. Default: per-image.","default":"per-image","enum":["per-image","atomic"],"errorMessage":"expected per-image or atomic"}},"errorMessage":"expected a mapping with staging-tag, mode"},"cache":{"title":"Layer cache","description":"Where builders keep layer cache between runs: none; registry (a buildcache tag in each image\'s own repository, for buildx, Kaniko (<repository>/cache) and pack); gha (GitHub Actions\' cache, one scope per image; buildx only). Default: none.","default":"none","enum":["none","registry","gha"],"errorMessage":"expected none, registry or gha"},"buildx":{"title":"BuildKit (docker buildx)","description":"Settings for images built with docker buildx build.","type":"object","additionalProperties":false,"properties":{"provenance":{"title":"Provenance attestation","description":"Value of --provenance: true, false, or buildx\'s text such as mode=max. Default: buildx\'s own.","anyOf":[{"type":"boolean"},{"type":"string","minLength":1}],"errorMessage":"expected true, false or buildx\'s option text such as mode=max"},"sbom":{"title":"SBOM attestation","description":"Value of --sbom: true, false, or buildx\'s text such as generator=…. Default: buildx\'s own.","anyOf":[{"type":"boolean"},{"type":"string","minLength":1}],"errorMessage":"expected true, false or buildx\'s option text such as mode=max"}},"errorMessage":"expected a mapping with provenance, sbom"},"kaniko":{"title":"Kaniko","description":"Settings for images built with the Kaniko executor.","type":"object","additionalProperties":false,"properties":{"executor":{"title":"Executor path","description":"Path of the Kaniko executor. Default: /kaniko/executor, where Kaniko\'s images (and the maintained forks\') put it.","type":"string","minLength":1,"errorMessage":"expected the executor\'s path"}},"errorMessage":"expected a mapping with executor"},"pack":{"title":"Cloud Native Buildpacks (pack)","description":"Settings for buildpacks images (project.toml), built with pack build --publish.","type":"object","additionalProperties":false,"properties":{"builder":{"title":"Builder image","description":"The builder image (--builder); pin it by version tag or digest, e.g. paketobuildpacks/builder:0.2.326-full. Default: paketobuildpacks/builder-jammy-base.","type":"string","minLength":1,"errorMessage":"expected a builder image reference"},"lifecycle-version":{"title":"Lifecycle version","description":"The lifecycle version to pin (buildpacksio/lifecycle:<version>), e.g. \\"0.16.0\\". Default: the builder\'s own lifecycle.","type":"string","pattern":"^v?[0-9]+\\\\.[0-9]+\\\\.[0-9]+([-+][0-9A-Za-z.-]+)?$","patternErrorMessage":"expected a lifecycle version such as \\"0.16.0\\"","errorMessage":"expected a lifecycle version as text, such as \\"0.16.0\\""},"env":{"title":"Build-time environment","description":"Environment of every buildpacks build (pack --env NAME=value), such as BP_JVM_VERSION: \\"17\\". An image\'s build-args win. Values must be strings.","type":"object","propertyNames":{"type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_]*$","patternErrorMessage":"expected a variable name: letters, digits and \\"_\\", not starting with a digit"},"additionalProperties":{"title":"Variable value","description":"The value, as a string. Quote numbers and booleans so YAML keeps them as written.","type":"string","errorMessage":"expected a string"},"errorMessage":"expected a mapping of variable names to string values"}},"errorMessage":"expected a mapping with builder, lifecycle-version, env"}},"errorMessage":"expected a mapping of settings (key: value lines) at the top level","$defs":{"imageName":{"title":"Image name","description":"The short name of an image: lowercase letters and digits, separated by \\".\\", \\"_\\", \\"__\\" or dashes (the OCI path-component grammar). It becomes {image} in the repository template.","type":"string","pattern":"^[a-z0-9]+((\\\\.|_|__|-+)[a-z0-9]+)*$","maxLength":128,"patternErrorMessage":"expected an image name: lowercase letters and digits, separated by \\".\\", \\"_\\", \\"__\\" or \\"-\\" (e.g. api, envoy-prepare)","errorMessage":"expected an image name such as api or envoy-prepare","examples":["api","envoy-prepare","builder"]},"relativePath":{"title":"Repository path","description":"A path relative to the repository root, with \\"/\\" as separator. It may not start with \\"/\\" nor climb out of the repository with \\"..\\". \\".\\" is the root.","type":"string","minLength":1,"pattern":"^(?!/)(?![A-Za-z]:)(?!.*\\\\\\\\)(?!(?:.*/)?\\\\.\\\\.(?:/|$)).+$","patternErrorMessage":"expected a path relative to the repository root, such as images/api (no leading \\"/\\", no \\"..\\", \\"/\\" as separator)","errorMessage":"expected a path relative to the repository root, such as images/api"},"glob":{"title":"Path glob","description":"A glob relative to the repository root: \\"*\\" matches within one folder, \\"**\\" across folders. It may not start with \\"/\\" nor contain \\"..\\".","type":"string","minLength":1,"pattern":"^(?!/)(?![A-Za-z]:)(?!.*\\\\\\\\)(?!(?:.*/)?\\\\.\\\\.(?:/|$)).+$","patternErrorMessage":"expected a glob relative to the repository root, such as common/** (no leading \\"/\\", no \\"..\\", \\"/\\" as separator)","errorMessage":"expected a glob relative to the repository root, such as common/**","examples":["common/**","Makefile","src/api/**"]},"globList":{"title":"Path globs","description":"A list of globs relative to the repository root.","type":"array","items":{"$ref":"#/$defs/glob"},"uniqueItems":true,"errorMessage":"expected a list of globs such as [\\"common/**\\", \\"Makefile\\"]"},"builder":{"title":"Builder","description":"The backend that builds images. auto: buildx where a Docker daemon with BuildKit is available, kaniko inside a Kaniko executor image, buildah otherwise; images found through project.toml always use pack.","type":"string","enum":["auto","buildx","kaniko","buildah","pack"],"errorMessage":"expected one of auto, buildx, kaniko, buildah, pack"},"repositoryTemplate":{"title":"Repository naming template","description":"How an image name becomes a repository reference. Placeholders: {registry} (the registry setting), {prefix} (the channel prefix) and {image} (the image name, required). Example: \\"{registry}/{prefix}{image}\\" gives ghcr.io/acme/stable-api.","type":"string","pattern":"^(?=.*\\\\{image\\\\})(?:[^{}]|\\\\{(?:registry|prefix|image)\\\\})+$","patternErrorMessage":"expected a repository template containing {image}, with only the placeholders {registry}, {prefix} and {image} (e.g. \\"{registry}/{prefix}{image}\\")","errorMessage":"expected a repository template such as \\"{registry}/{prefix}{image}\\"","examples":["{registry}/{prefix}{image}","{registry}/team/{image}"]},"tagRule":{"title":"Tag rule","description":"sha (the full commit sha), sha-short, ref-slug (the branch or tag name slugged like GitLab\'s CI_COMMIT_REF_SLUG), latest (default branch only), a fixed tag such as staging, release or test, or a template with {{branch}}, {{tag}}, {{ref}}, {{ref-slug}}, {{sha}}, {{sha-short}}, {{date}} (UTC yyyymmdd) or {{timestamp}} (UTC yyyymmddhhmmss) such as \\"{{ref-slug}}-{{sha-short}}\\"; a template naming a branch or tag gives no tag on the other kind of build.","type":"string","minLength":1,"maxLength":128,"pattern":"^(?:[A-Za-z0-9_]|\\\\{\\\\{ *(?:branch|sha|sha-short|tag|ref|ref-slug|date|timestamp) *\\\\}\\\\})(?:[A-Za-z0-9_.-]|\\\\{\\\\{ *(?:branch|sha|sha-short|tag|ref|ref-slug|date|timestamp) *\\\\}\\\\})*$","patternErrorMessage":"expected a tag rule: sha, sha-short, ref-slug, latest, a fixed tag of letters, digits, \\".\\", \\"_\\" and \\"-\\" (not starting with \\".\\" or \\"-\\"), or a template using {{branch}} {{tag}} {{ref}} {{ref-slug}} {{sha}} {{sha-short}} {{date}} {{timestamp}}","errorMessage":"expected a tag rule such as sha, ref-slug, latest, staging or \\"{{branch}}-{{sha-short}}\\"","examples":["sha","sha-short","ref-slug","latest","staging","release","{{ref-slug}}-{{sha-short}}"]},"tagRules":{"title":"Tag rules","description":"The tags every built image is pushed with, one rule each.","type":"array","minItems":1,"uniqueItems":true,"items":{"$ref":"#/$defs/tagRule"},"errorMessage":"expected a non-empty list of tag rules such as [sha, ref-slug, latest]"},"buildArgs":{"title":"Build arguments","description":"Values for the Dockerfile\'s ARG instructions (docker build --build-arg NAME=value). Values must be strings: quote numbers such as VERSION: \\"1.10\\", which YAML would otherwise read as the number 1.1.","type":"object","propertyNames":{"type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_]*$","patternErrorMessage":"expected a build-arg name: letters, digits and \\"_\\", not starting with a digit"},"additionalProperties":{"title":"Build argument value","description":"The value, as a string. Quote numbers and booleans so YAML keeps them as written.","type":"string","errorMessage":"expected a string"},"errorMessage":"expected a mapping of build-arg names to string values, such as { VERSION: \\"1.2\\" }"},"platforms":{"title":"Platforms","description":"Target platforms as os/arch[/variant]. More than one builds a multi-platform image (buildx, buildah and kaniko with one run per platform).","type":"array","minItems":1,"uniqueItems":true,"items":{"title":"Platform","description":"os/arch[/variant], e.g. linux/amd64, linux/arm64, linux/arm/v7.","type":"string","pattern":"^[a-z0-9]+/[a-z0-9_]+(?:/[a-z0-9]+)?$","patternErrorMessage":"expected a platform such as linux/amd64 or linux/arm/v7","errorMessage":"expected a platform such as linux/amd64"},"errorMessage":"expected a list of strings like linux/amd64","examples":[["linux/amd64","linux/arm64"]]},"stage":{"title":"Target stage","description":"The Dockerfile stage to build (docker build --target).","type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9_.-]*$","patternErrorMessage":"expected a Dockerfile stage name: letters, digits, \\".\\", \\"_\\" and \\"-\\"","errorMessage":"expected a Dockerfile stage name such as prod"},"test":{"title":"Smoke test","description":"A check run on the pushed image before its tags are promoted. Give exactly one of run (a command inside the image) or command (a shell command on the host with $IMAGE set to the pushed reference).","type":"object","additionalProperties":false,"properties":{"run":{"title":"Run inside the image","description":"A command run inside a container of the built image, e.g. \\"api --version\\". It passes when it exits 0.","type":"string","minLength":1,"errorMessage":"expected a command line to run inside the image, such as \\"api --version\\""},"command":{"title":"Run on the host","description":"A shell command run on the runner with $IMAGE set to the pushed image reference (repository@digest), e.g. \\"./smoke-test.sh $IMAGE\\". It passes when it exits 0.","type":"string","minLength":1,"errorMessage":"expected a shell command to run on the host, such as \\"./smoke-test.sh $IMAGE\\""},"timeout":{"title":"Timeout","description":"Seconds before the test is stopped and counts as failed. Default: 300.","type":"integer","minimum":1,"default":300,"errorMessage":"expected a whole number of seconds, at least 1"}},"oneOf":[{"required":["run"],"properties":{"run":true}},{"required":["command"],"properties":{"command":true}}],"errorMessage":"expected a mapping with exactly one of run (inside the image) or command (on the host)"},"variant":{"title":"Variant","description":"Another build of the same image, e.g. debug with extra tooling. It is pushed under the prefix <channel>-<variant>- (stable-debug-api), or with the tag suffix when tag-suffix is set.","type":["object","null"],"additionalProperties":false,"properties":{"target":{"title":"Target stage","description":"The Dockerfile stage to build for this variant.","$ref":"#/$defs/stage"},"build-args":{"title":"Build arguments","description":"Build arguments added to (and overriding) the image\'s own for this variant.","$ref":"#/$defs/buildArgs"},"tag-suffix":{"title":"Tag suffix","description":"Put the variant in the tags instead of the repository name: api:<tag><suffix>, e.g. \\"-debug\\".","type":"string","minLength":1,"maxLength":64,"pattern":"^[A-Za-z0-9_.-]+$","patternErrorMessage":"expected a tag suffix of letters, digits, \\".\\", \\"_\\" and \\"-\\", such as -debug","errorMessage":"expected a tag suffix such as -debug"}},"errorMessage":"expected a mapping with target, build-args or tag-suffix"},"image":{"title":"Image settings","description":"Settings for one image. Every key is optional: discovery and the global settings fill the rest. An image listed here that no discovery pattern finds needs a dockerfile (or a context holding project.toml).","type":["object","null"],"additionalProperties":false,"properties":{"context":{"title":"Build context","description":"The build context folder, relative to the repository root. Default: the folder holding the Dockerfile (or project.toml), or the discovery pattern\'s context.","$ref":"#/$defs/relativePath"},"dockerfile":{"title":"Dockerfile","description":"The Dockerfile path, relative to the repository root. Default: the file discovery found.","$ref":"#/$defs/relativePath"},"target":{"title":"Target stage","description":"The Dockerfile stage to build (docker build --target).","$ref":"#/$defs/stage"},"build-args":{"title":"Build arguments","description":"Values for the Dockerfile\'s ARG instructions. Values must be strings: quote numbers such as VERSION: \\"1.10\\".","$ref":"#/$defs/buildArgs"},"platforms":{"title":"Platforms","description":"Target platforms as os/arch[/variant]. Default: the runner\'s platform.","$ref":"#/$defs/platforms"},"depends-on":{"title":"Depends on","description":"Images of this repository that must be built before this one, in addition to those its Dockerfile names in FROM, COPY --from and RUN --mount=from.","type":"array","uniqueItems":true,"items":{"$ref":"#/$defs/imageName"},"errorMessage":"expected a list of image names such as [base]"},"watch":{"title":"Watched paths","description":"Globs, relative to the repository root, whose changes also rebuild this image, e.g. the source it packages: [\\"src/api/**\\"].","$ref":"#/$defs/globList"},"builder":{"title":"Builder","description":"The builder for this image, overriding the global one.","$ref":"#/$defs/builder"},"repository":{"title":"Repository naming template","description":"The repository template for this image, overriding the global one, e.g. \\"{registry}/app/{image}\\".","$ref":"#/$defs/repositoryTemplate"},"tags":{"title":"Tag rules","description":"The tag rules for this image, replacing the global ones.","$ref":"#/$defs/tagRules"},"test":{"title":"Smoke test","description":"A test run on the pushed image before its tags are promoted: exactly one of run or command, and an optional timeout.","$ref":"#/$defs/test"},"variants":{"title":"Variants","description":"Other builds of this image by variant name, e.g. debug: { target: debug }.","type":"object","propertyNames":{"$ref":"#/$defs/imageName"},"additionalProperties":{"$ref":"#/$defs/variant"},"errorMessage":"expected a mapping of variant names to variant settings, such as { debug: { target: debug } }"}},"errorMessage":"expected a mapping of image settings (context, dockerfile, build-args…)"},"discoveryPattern":{"title":"Discovery pattern","description":"A path pattern relative to the repository root with {name} exactly once: the part of the path that names the image. \\"*\\" matches within one folder, \\"**\\" any number of folders. A pattern whose file is project.toml finds buildpacks apps, any other a Dockerfile.","type":"string","pattern":"^(?!/)(?![A-Za-z]:)(?!.*\\\\\\\\)(?!(?:.*/)?\\\\.\\\\.(?:/|$))(?!.*//)[^{}]*\\\\{name\\\\}[^{}]*$","patternErrorMessage":"expected a path pattern relative to the repository root with {name} exactly once and no other braces, such as images/{name}/Dockerfile (no leading \\"/\\", no \\"..\\")","errorMessage":"expected a path pattern such as images/{name}/Dockerfile","examples":["images/{name}/Dockerfile","Dockerfile.{name}","{name}/project.toml"]},"discoveryEntry":{"title":"Discovery convention","description":"A path pattern (the folder of the matched file is the build context), or a mapping with pattern, context and kind.","if":{"type":"string"},"then":{"$ref":"#/$defs/discoveryPattern"},"else":{"type":"object","additionalProperties":false,"required":["pattern"],"properties":{"pattern":{"title":"Pattern","description":"A path pattern with {name} exactly once, e.g. Dockerfile.{name}.","$ref":"#/$defs/discoveryPattern"},"context":{"title":"Build context","description":"The build context for every image this pattern finds, relative to the repository root, e.g. \\".\\" to share the root. Default: the folder holding the matched file.","$ref":"#/$defs/relativePath"},"kind":{"title":"Kind","description":"dockerfile (the matched file is a Dockerfile) or buildpacks (the matched file is project.toml, built with pack). Default: buildpacks when the file is project.toml, else dockerfile.","type":"string","enum":["dockerfile","buildpacks"],"errorMessage":"expected dockerfile or buildpacks"}},"errorMessage":"expected a path pattern such as images/{name}/Dockerfile, or a mapping with pattern and optionally context and kind"}},"registrySettings":{"title":"Registry settings","description":"How to talk to one registry host.","type":"object","additionalProperties":false,"properties":{"insecure":{"title":"Insecure","description":"Talk plain HTTP (or HTTPS without certificate checks) to this host, e.g. a local registry on localhost:5000.","type":"boolean","default":false,"errorMessage":"expected true or false"}},"errorMessage":"expected a mapping such as { insecure: true }"}}}');
 ;// CONCATENATED MODULE: ./src/config/parse-config.ts
 // image-builder.yml text -> the one frozen Config. Pure: the caller reads the file.
 //
@@ -71597,6 +71598,7 @@ function convert(raw, source) {
             host,
             { insecure: settings.insecure ?? false },
         ])),
+        variants: convertVariants(raw.variants ?? {}),
         images: Object.fromEntries(Object.entries(raw.images ?? {}).map(([name, image]) => [
             name,
             convertImage(image ?? {}, imagePosition(source, name)),
@@ -71638,7 +71640,7 @@ function convertImage(raw, position) {
     if (raw.watch !== undefined)
         image.watch = raw.watch.map(normalizeGlob);
     if (raw.variants !== undefined) {
-        image.variants = Object.fromEntries(Object.entries(raw.variants).map(([name, variant]) => [name, convertVariant(variant ?? {})]));
+        image.variants = convertVariants(raw.variants);
     }
     if (raw.test !== undefined)
         image.test = convertTest(raw.test);
@@ -71650,6 +71652,9 @@ function convertImage(raw, position) {
         image.tags = [...raw.tags];
     image.position = position;
     return image;
+}
+function convertVariants(raw) {
+    return Object.fromEntries(Object.entries(raw).map(([name, variant]) => [name, convertVariant(variant ?? {})]));
 }
 function convertVariant(raw) {
     const variant = { buildArgs: copyRecord(raw['build-args'] ?? {}) };
@@ -73553,7 +73558,132 @@ function resolvePrefix(config, actor) {
     return `${name}-`;
 }
 
+;// CONCATENATED MODULE: ./src/core/variants.ts
+// Variants: every affected image built again with another target or build-args, e.g. a
+// `debug` build with busybox in it. Pure: from a plan's plain images to the plan with the
+// variants added.
+//
+// A variant is planned as an image of its own, named `<image>+<variant>` (`api+debug`).
+// That name is a label only (plans, logs, matrices), never a repository: `+` cannot be in
+// an image name, so it cannot clash with one. Where it is pushed:
+//   - by default into the variant's channel: the repository the image would have with the
+//     prefix `<prefix without its trailing ->-<variant>-` (`stable-` → `stable-debug-api`,
+//     `kevin-` → `kevin-debug-api`, no prefix → `debug-api`);
+//   - with `tag-suffix`, into the image's own repository, every tag suffixed
+//     (`<sha>-debug`, `main-debug`, `latest-debug`).
+// The variant of a child builds on the same variant of its parent when the parent has one,
+// else on the plain parent.
+
+
+
+/** The separator between an image and its variant in a variant's name. */
+const VARIANT_SEPARATOR = '+';
+function variantImageName(image, variant) {
+    return `${image}${VARIANT_SEPARATOR}${variant}`;
+}
+/** The plain image a (variant) image name is of: `api+debug` → `api`, `api` → `api`. */
+function plainImageName(name) {
+    const at = name.indexOf(VARIANT_SEPARATOR);
+    return at < 0 ? name : name.slice(0, at);
+}
+/**
+ * The repository prefix of a variant's channel: `stable-` → `stable-debug-`, '' → `debug-`.
+ * A prefix ending in a path separator (`team/`) keeps it: `team/debug-`.
+ */
+function variantPrefix(prefix, variant) {
+    const stem = prefix.replace(/-+$/, '');
+    return stem === '' || stem.endsWith('/') ? `${stem}${variant}-` : `${stem}-${variant}-`;
+}
+/** An image's variants: the config's top-level ones, replaced by the image's own of the same name. */
+function variantsOf(spec, global = {}) {
+    return { ...global, ...spec.variants };
+}
+/**
+ * The plan's images with one more per variant of each, each variant right after its image
+ * (so after its parent's variant too: the plain images are in build order).
+ * Throws NameError when a variant's repository or tags are not valid.
+ */
+function expandVariants(input) {
+    const specs = new Map(input.specs.map((spec) => [spec.name, spec]));
+    const variantsByImage = new Map();
+    const variantsFor = (name) => {
+        let variants = variantsByImage.get(name);
+        if (variants === undefined) {
+            const spec = specs.get(name);
+            variants = spec ? variantsOf(spec, input.variants) : { ...(input.variants ?? {}) };
+            variantsByImage.set(name, variants);
+        }
+        return variants;
+    };
+    const planned = new Set(input.images.map((image) => image.name));
+    const out = [];
+    for (const image of input.images) {
+        out.push(image);
+        for (const [variant, settings] of Object.entries(variantsFor(image.name))) {
+            out.push(planVariant(image, variant, settings, variantsFor, planned, input.naming));
+        }
+    }
+    return out;
+}
+function planVariant(image, variant, settings, variantsFor, planned, naming) {
+    const name = variantImageName(image.name, variant);
+    const suffix = settings.tagSuffix;
+    const where = (parentImage) => {
+        const parentSettings = variantsFor(parentImage)[variant];
+        const parentSuffix = parentSettings?.tagSuffix;
+        return {
+            repository: variantRepository(parentImage, variant, parentSuffix, naming),
+            tag: `${naming.sha}${parentSuffix ?? ''}`,
+        };
+    };
+    const repository = variantRepository(image.name, variant, suffix, naming);
+    try {
+        reference_parseReference(repository);
+    }
+    catch (error) {
+        throw new errors_NameError(`image "${image.name}", variant "${variant}": repository ${error.message}`);
+    }
+    if (suffix === undefined && repository === image.repository) {
+        throw new errors_NameError(`image "${image.name}", variant "${variant}": its repository ${repository} is the image's own ` +
+            '(the naming template has no {prefix}); give the variant a tag-suffix');
+    }
+    const tags = image.tags.map((tag) => `${tag}${suffix ?? ''}`);
+    for (const tag of tags) {
+        const problem = reference_validateTag(tag);
+        if (problem !== undefined) {
+            throw new errors_NameError(`image "${image.name}", variant "${variant}": tag ${problem}`);
+        }
+    }
+    const parentName = (parent) => variantsFor(parent)[variant] !== undefined ? variantImageName(parent, variant) : parent;
+    const parents = image.parents.map(parentName);
+    const variantParents = {};
+    for (const parent of image.parents) {
+        if (variantsFor(parent)[variant] !== undefined)
+            variantParents[variantImageName(parent, variant)] = where(parent);
+    }
+    const target = settings.target ?? image.target;
+    return {
+        ...image,
+        name,
+        variant,
+        baseImage: image.name,
+        repository,
+        ...(target !== undefined ? { target } : {}),
+        buildArgs: { ...image.buildArgs, ...settings.buildArgs },
+        parents,
+        rebuiltParents: image.rebuiltParents.filter((parent) => planned.has(parent)).map(parentName),
+        tags,
+        ...(suffix !== undefined ? { tagSuffix: suffix } : {}),
+        ...(Object.keys(variantParents).length > 0 ? { variantParents } : {}),
+        reasons: [...image.reasons, `variant ${variant} of ${image.name}`],
+    };
+}
+function variantRepository(image, variant, tagSuffix, naming) {
+    return repositoryName(naming.repositoryTemplate(image), naming.registry, tagSuffix !== undefined ? naming.prefix : variantPrefix(naming.prefix, variant), image);
+}
+
 ;// CONCATENATED MODULE: ./src/make-plan.ts
+
 
 
 
@@ -73585,7 +73715,29 @@ async function loadConfig(files, configPath) {
 function imagesOf(found, config, listing, options) {
     const registry = options.registry ?? config.registry;
     const prefix = resolvePrefix(config, options.event.actor);
-    return resolveImages(found, config, { registry, prefix, files: listing });
+    const expand = (value) => value.replaceAll('{registry}', registry).replaceAll('{prefix}', prefix);
+    // Every image gets the top-level variants, under its own of the same name; `{registry}`
+    // and `{prefix}` in their build-args are the plain image's (the parent's plain
+    // repository is what Dockerfiles name; a build pins it to the parent variant).
+    return resolveImages(found, config, { registry, prefix, files: listing }).map((spec) => {
+        const variants = variantsOf(spec, config.variants);
+        for (const [name, variant] of Object.entries(variants)) {
+            variants[name] = {
+                ...variant,
+                buildArgs: Object.fromEntries(Object.entries(variant.buildArgs).map(([key, value]) => [key, expand(value)])),
+            };
+        }
+        return { ...spec, variants };
+    });
+}
+/** Where variants are pushed, for expandVariants. */
+function variantNaming(config, options, sha) {
+    return {
+        registry: options.registry ?? config.registry,
+        prefix: resolvePrefix(config, options.event.actor),
+        repositoryTemplate: (image) => config.images[image]?.repository ?? config.repository,
+        sha,
+    };
 }
 function checkRepositoryNames(images) {
     for (const image of images) {
@@ -73742,6 +73894,30 @@ async function makePlan(options) {
         shaShortLength: config.shaShortLength,
         now,
     });
+    plan.images = expandVariants({
+        images: plan.images,
+        specs: images,
+        naming: variantNaming(config, options, event.sha),
+    });
+    // A variant's Dockerfile is read with its own build-args; its context filter follows.
+    const specs = new Map(images.map((image) => [image.name, image]));
+    const variantSpecs = [];
+    for (const image of plan.images) {
+        if (image.baseImage === undefined)
+            continue;
+        const spec = specs.get(image.baseImage);
+        const variantSpec = { ...spec, name: image.name, buildArgs: image.buildArgs };
+        variantSpecs.push(variantSpec);
+        const analysed = dockerfiles.get(spec.name);
+        if (analysed !== undefined && spec.dockerfile !== undefined) {
+            dockerfiles.set(image.name, {
+                text: analysed.text,
+                info: analyseDockerfile(analysed.text, spec.dockerfile, image.buildArgs),
+            });
+        }
+    }
+    for (const [name, filter] of await contextFilters(variantSpecs, files, dockerfiles))
+        filters.set(name, filter);
     return { plan, config, images, event, dockerfiles, filters };
 }
 
@@ -82650,6 +82826,7 @@ async function runSmokeTest(request, exec, log) {
 
 
 
+
 /** Tag that records what went into a build, so an identical build is found, not redone. */
 const CONTENT_TAG_PREFIX = 'src-';
 function hostOf(repository) {
@@ -82657,17 +82834,40 @@ function hostOf(repository) {
 }
 /** Which of an image's tags move with every build (and so wait for the whole run). */
 function movingTags(image, plan) {
-    return image.tags.filter((tag) => MOVING_TAG_RULES.has(tag) && tag !== plan.event.sha);
+    const suffix = image.tagSuffix ?? '';
+    return image.tags.filter((tag) => {
+        if (!tag.endsWith(suffix))
+            return false;
+        const plain = tag.slice(0, tag.length - suffix.length);
+        return MOVING_TAG_RULES.has(plain) && plain !== plan.event.sha;
+    });
+}
+/**
+ * The repository a Dockerfile names a parent by: the plain image's. A variant's parent
+ * (`base+debug`) is pinned there, so `FROM stable-base` builds on `stable-debug-base@…`.
+ */
+function plainRepository(parent, plan, fallback) {
+    const plain = plainImageName(parent);
+    return plan.graph.find((node) => node.name === plain)?.repository ?? fallback;
 }
 async function buildOne(image, env, parents, log, deferred) {
     const { plan, registry } = env;
     const rebuilt = new Map();
+    // A parent variant's digest lives in its own repository: a use of the plain repository
+    // is pinned to `<variant repository>@<digest>`.
+    const redirect = new Map();
+    const onVariant = (plain, repository) => {
+        if (plain !== repository)
+            redirect.set(repositoryOf(reference_parseReference(plain)), repositoryOf(reference_parseReference(repository)));
+    };
     const parentByDigest = new Map();
     for (const parent of image.rebuiltParents) {
         const outcome = parents.get(parent);
         if (outcome?.digest === undefined)
             throw new Error(`parent ${parent} has no digest`);
-        rebuilt.set(outcome.repository, outcome.digest);
+        const plain = plainRepository(parent, plan, outcome.repository);
+        rebuilt.set(plain, outcome.digest);
+        onVariant(plain, outcome.repository);
         parentByDigest.set(outcome.digest, parent);
     }
     // A parent not built in this run may have been built for this very commit by an earlier
@@ -82675,20 +82875,32 @@ async function buildOne(image, env, parents, log, deferred) {
     for (const parent of image.parents) {
         if (image.rebuiltParents.includes(parent))
             continue;
-        const repository = plan.graph.find((node) => node.name === parent)?.repository;
+        const variantParent = image.variantParents?.[parent];
+        const repository = variantParent?.repository ?? plan.graph.find((node) => node.name === parent)?.repository;
         if (repository === undefined)
             continue;
         const found = await registry
-            .headManifest(`${repository}:${plan.event.sha}`)
+            .headManifest(`${repository}:${variantParent?.tag ?? plan.event.sha}`)
             .catch(() => undefined);
         if (found) {
-            rebuilt.set(repository, found.digest);
+            const plain = plainRepository(parent, plan, repository);
+            rebuilt.set(plain, found.digest);
+            onVariant(plain, repository);
             parentByDigest.set(found.digest, parent);
             log(`parent ${parent} was built for this commit by an earlier job: ${found.digest}`);
         }
     }
-    const analysed = env.dockerfiles.get(image.name);
-    const pinsNow = pinFor(rebuilt);
+    const analysed = env.dockerfiles.get(image.name) ??
+        (image.baseImage !== undefined ? env.dockerfiles.get(image.baseImage) : undefined);
+    const pinsPlain = pinFor(rebuilt);
+    const pinsNow = (use) => {
+        const pinned = pinsPlain(use);
+        if (pinned === undefined)
+            return undefined;
+        const at = pinned.indexOf('@');
+        const target = redirect.get(pinned.slice(0, at));
+        return target === undefined ? pinned : `${target}${pinned.slice(at)}`;
+    };
     // Every image the build reads is keyed by the digest it is built on, under the reference
     // as written: a parent rebuilt now by its new digest, a tag by the digest it points at
     // now — so an upstream update (a new debian:bookworm) rebuilds instead of reusing.
@@ -82709,7 +82921,8 @@ async function buildOne(image, env, parents, log, deferred) {
         parentDigests[parent] = digest;
     const dockerfileText = analysed?.text ??
         (image.dockerfile ? await (0,promises_.readFile)(external_node_path_default().join(env.repoDir, image.dockerfile), 'utf8') : '');
-    const filter = env.filters.get(image.name);
+    const filter = env.filters.get(image.name) ??
+        (image.baseImage !== undefined ? env.filters.get(image.baseImage) : undefined);
     const files = await contextFileHashes(env.repoDir, image.context, (inside) => filter?.includes(inside) ?? true);
     const key = contentKey({
         dockerfileText,
@@ -82724,7 +82937,8 @@ async function buildOne(image, env, parents, log, deferred) {
     const existing = await registry.headManifest(`${image.repository}:${contentTag}`);
     let digest;
     let status;
-    const immutable = image.tags.includes(plan.event.sha) ? plan.event.sha : contentTag;
+    const shaTag = `${plan.event.sha}${image.tagSuffix ?? ''}`;
+    const immutable = image.tags.includes(shaTag) ? shaTag : contentTag;
     if (existing) {
         digest = existing.digest;
         status = 'reused';

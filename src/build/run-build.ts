@@ -10,8 +10,9 @@ import type { BuildahSettings } from '../builders/buildah.js';
 import type { Builder, Exec } from '../builders/types.js';
 import type { ContextFilter } from '../core/changes.js';
 import type { Plan, PlannedImage } from '../core/plan.js';
-import { parseReference } from '../core/reference.js';
+import { parseReference, repositoryOf } from '../core/reference.js';
 import { MOVING_TAG_RULES } from '../core/tags.js';
+import { plainImageName } from '../core/variants.js';
 import type { DockerfileInfo, PublishConfig } from '../core/types.js';
 import type { RegistryClient } from '../registry/client.js';
 import { confirmImmutableTag, isImmutableTagError } from '../registry/ecr.js';
@@ -19,6 +20,7 @@ import { contentKey } from './content-key.js';
 import { mayMoveTag } from './latest-guard.js';
 import { baseImage, finalBase, imageLabels } from './labels.js';
 import { pinFor, writePinnedDockerfile } from './pin.js';
+import type { Pins } from './pin.js';
 import { schedule } from './scheduler.js';
 import type { TaskResult } from './scheduler.js';
 import { checkSmokeTestRunner, runSmokeTest } from './smoke-test.js';
@@ -77,7 +79,21 @@ function hostOf(repository: string): string {
 
 /** Which of an image's tags move with every build (and so wait for the whole run). */
 function movingTags(image: PlannedImage, plan: Plan): string[] {
-  return image.tags.filter((tag) => MOVING_TAG_RULES.has(tag) && tag !== plan.event.sha);
+  const suffix = image.tagSuffix ?? '';
+  return image.tags.filter((tag) => {
+    if (!tag.endsWith(suffix)) return false;
+    const plain = tag.slice(0, tag.length - suffix.length);
+    return MOVING_TAG_RULES.has(plain) && plain !== plan.event.sha;
+  });
+}
+
+/**
+ * The repository a Dockerfile names a parent by: the plain image's. A variant's parent
+ * (`base+debug`) is pinned there, so `FROM stable-base` builds on `stable-debug-base@…`.
+ */
+function plainRepository(parent: string, plan: Plan, fallback: string): string {
+  const plain = plainImageName(parent);
+  return plan.graph.find((node) => node.name === plain)?.repository ?? fallback;
 }
 
 async function buildOne(
@@ -89,11 +105,20 @@ async function buildOne(
 ): Promise<ImageOutcome> {
   const { plan, registry } = env;
   const rebuilt = new Map<string, string>();
+  // A parent variant's digest lives in its own repository: a use of the plain repository
+  // is pinned to `<variant repository>@<digest>`.
+  const redirect = new Map<string, string>();
+  const onVariant = (plain: string, repository: string): void => {
+    if (plain !== repository)
+      redirect.set(repositoryOf(parseReference(plain)), repositoryOf(parseReference(repository)));
+  };
   const parentByDigest = new Map<string, string>();
   for (const parent of image.rebuiltParents) {
     const outcome = parents.get(parent);
     if (outcome?.digest === undefined) throw new Error(`parent ${parent} has no digest`);
-    rebuilt.set(outcome.repository, outcome.digest);
+    const plain = plainRepository(parent, plan, outcome.repository);
+    rebuilt.set(plain, outcome.digest);
+    onVariant(plain, outcome.repository);
     parentByDigest.set(outcome.digest, parent);
   }
 
@@ -101,20 +126,33 @@ async function buildOne(
   // job (one matrix job per level, or a GitLab child pipeline): build on exactly that one.
   for (const parent of image.parents) {
     if (image.rebuiltParents.includes(parent)) continue;
-    const repository = plan.graph.find((node) => node.name === parent)?.repository;
+    const variantParent = image.variantParents?.[parent];
+    const repository =
+      variantParent?.repository ?? plan.graph.find((node) => node.name === parent)?.repository;
     if (repository === undefined) continue;
     const found = await registry
-      .headManifest(`${repository}:${plan.event.sha}`)
+      .headManifest(`${repository}:${variantParent?.tag ?? plan.event.sha}`)
       .catch(() => undefined);
     if (found) {
-      rebuilt.set(repository, found.digest);
+      const plain = plainRepository(parent, plan, repository);
+      rebuilt.set(plain, found.digest);
+      onVariant(plain, repository);
       parentByDigest.set(found.digest, parent);
       log(`parent ${parent} was built for this commit by an earlier job: ${found.digest}`);
     }
   }
 
-  const analysed = env.dockerfiles.get(image.name);
-  const pinsNow = pinFor(rebuilt);
+  const analysed =
+    env.dockerfiles.get(image.name) ??
+    (image.baseImage !== undefined ? env.dockerfiles.get(image.baseImage) : undefined);
+  const pinsPlain = pinFor(rebuilt);
+  const pinsNow: Pins = (use) => {
+    const pinned = pinsPlain(use);
+    if (pinned === undefined) return undefined;
+    const at = pinned.indexOf('@');
+    const target = redirect.get(pinned.slice(0, at));
+    return target === undefined ? pinned : `${target}${pinned.slice(at)}`;
+  };
   // Every image the build reads is keyed by the digest it is built on, under the reference
   // as written: a parent rebuilt now by its new digest, a tag by the digest it points at
   // now — so an upstream update (a new debian:bookworm) rebuilds instead of reusing.
@@ -134,7 +172,9 @@ async function buildOne(
   const dockerfileText =
     analysed?.text ??
     (image.dockerfile ? await readFile(path.join(env.repoDir, image.dockerfile), 'utf8') : '');
-  const filter = env.filters.get(image.name);
+  const filter =
+    env.filters.get(image.name) ??
+    (image.baseImage !== undefined ? env.filters.get(image.baseImage) : undefined);
   const files = await contextFileHashes(
     env.repoDir,
     image.context,
@@ -154,7 +194,8 @@ async function buildOne(
 
   let digest: string;
   let status: ImageOutcome['status'];
-  const immutable = image.tags.includes(plan.event.sha) ? plan.event.sha : contentTag;
+  const shaTag = `${plan.event.sha}${image.tagSuffix ?? ''}`;
+  const immutable = image.tags.includes(shaTag) ? shaTag : contentTag;
   if (existing) {
     digest = existing.digest;
     status = 'reused';

@@ -73,6 +73,7 @@ export function defaultConfig(): Config {
     kaniko: {},
     pack: { env: {} },
     publish: { mode: DEFAULT_PUBLISH_MODE },
+    variants: {},
     images: {},
   });
 }

@@ -79,6 +79,7 @@ interface RawConfig {
   kaniko?: { executor?: string };
   pack?: { builder?: string; 'lifecycle-version'?: string; env?: Record<string, string> };
   publish?: { 'staging-tag'?: string; mode?: PublishMode };
+  variants?: Record<string, RawVariant | null>;
 }
 
 interface RawDiscovery {
@@ -508,6 +509,7 @@ function convert(raw: RawConfig, source: YamlSource): Config {
         { insecure: settings.insecure ?? false },
       ]),
     ),
+    variants: convertVariants(raw.variants ?? {}),
     images: Object.fromEntries(
       Object.entries(raw.images ?? {}).map(([name, image]) => [
         name,
@@ -544,9 +546,7 @@ function convertImage(raw: RawImage, position: SourcePosition): ImageConfig {
   if (raw['depends-on'] !== undefined) image.dependsOn = [...raw['depends-on']];
   if (raw.watch !== undefined) image.watch = raw.watch.map(normalizeGlob);
   if (raw.variants !== undefined) {
-    image.variants = Object.fromEntries(
-      Object.entries(raw.variants).map(([name, variant]) => [name, convertVariant(variant ?? {})]),
-    );
+    image.variants = convertVariants(raw.variants);
   }
   if (raw.test !== undefined) image.test = convertTest(raw.test);
   if (raw.builder !== undefined) image.builder = raw.builder;
@@ -554,6 +554,12 @@ function convertImage(raw: RawImage, position: SourcePosition): ImageConfig {
   if (raw.tags !== undefined) image.tags = [...raw.tags];
   image.position = position;
   return image;
+}
+
+function convertVariants(raw: Record<string, RawVariant | null>): Record<string, VariantConfig> {
+  return Object.fromEntries(
+    Object.entries(raw).map(([name, variant]) => [name, convertVariant(variant ?? {})]),
+  );
 }
 
 function convertVariant(raw: RawVariant): VariantConfig {

@@ -33,6 +33,17 @@ export interface PlannedImage {
   reasons: string[];
   reasonDetails: AffectReason[];
   test?: TestConfig;
+  /**
+   * Set on a variant's build (see core/variants.ts): its name is `<image>+<variant>`, a
+   * label only, never a repository.
+   */
+  variant?: string;
+  /** A variant's plain image (`api` for `api+debug`). */
+  baseImage?: string;
+  /** A variant pushed into its image's repository: the suffix on each of its tags. */
+  tagSuffix?: string;
+  /** Parents that are variants (`base+debug`): where they are pushed and their sha tag. */
+  variantParents?: Record<string, { repository: string; tag: string }>;
 }
 
 export interface PlanWarning {

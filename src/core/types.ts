@@ -96,6 +96,8 @@ export interface Config {
   pack: { builder?: string; lifecycleVersion?: string; env: Record<string, string> };
   /** Two-phase publishing: a staging tag, smoke tests, then the final tags by retag. */
   publish: PublishConfig;
+  /** Variants built of every image; an image's own variant of the same name replaces one of these. */
+  variants: Record<string, VariantConfig>;
   images: Record<string, ImageConfig>;
 }
 

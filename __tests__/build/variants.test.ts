@@ -1,0 +1,197 @@
+// Variants for real: Buildah builds of a debug variant into the `-debug-` channel, each
+// child on the same variant of its parent, pushed to the distribution registry on 127.0.0.1.
+import { copyFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { LocalHost } from '../../src/host/local.js';
+import { run } from '../../src/run.js';
+import type { TempRepo } from '../support/git-repo.js';
+import { cleanupRepos, makeRepo, tempDir } from '../support/git-repo.js';
+import type { TestRegistry } from '../support/registry.js';
+import { startRegistry } from '../support/registry.js';
+
+const BUILD_TIMEOUT = 240_000;
+
+let registry: TestRegistry;
+beforeAll(async () => {
+  registry = await startRegistry();
+});
+afterAll(async () => {
+  await registry.stop();
+  await cleanupRepos();
+});
+
+const ACCEPT = [
+  'application/vnd.oci.image.index.v1+json',
+  'application/vnd.oci.image.manifest.v1+json',
+  'application/vnd.docker.distribution.manifest.v2+json',
+].join(', ');
+
+interface Manifest {
+  config: { digest: string };
+  layers: { digest: string }[];
+}
+
+async function manifestOf(
+  repository: string,
+  reference: string,
+): Promise<{ digest: string; manifest: Manifest } | undefined> {
+  const response = await fetch(`http://${registry.host}/v2/${repository}/manifests/${reference}`, {
+    headers: { Accept: ACCEPT },
+  });
+  if (response.status === 404) return undefined;
+  return {
+    digest: response.headers.get('docker-content-digest') ?? '',
+    manifest: (await response.json()) as Manifest,
+  };
+}
+
+async function labelsOf(repository: string, reference: string): Promise<Record<string, string>> {
+  const found = await manifestOf(repository, reference);
+  const config = await fetch(
+    `http://${registry.host}/v2/${repository}/blobs/${found?.manifest.config.digest}`,
+  );
+  return ((await config.json()) as { config: { Labels: Record<string, string> } }).config.Labels;
+}
+
+async function layersOf(repository: string, reference: string): Promise<string[]> {
+  return (await manifestOf(repository, reference))?.manifest.layers.map((l) => l.digest) ?? [];
+}
+
+/** base and app FROM base, each with a `prod` stage and a `debug` one with busybox tooling. */
+async function repoFor(
+  namespace: string,
+  channel: string,
+): Promise<{ repo: TempRepo; sha: string }> {
+  const repo = await makeRepo();
+  await repo.write({
+    'image-builder.yml': [
+      `registry: ${registry.host}/${namespace}`,
+      `channel: ${channel}`,
+      'build-args:',
+      "  BASE: '{registry}/{prefix}base'",
+      'variants:',
+      '  debug:',
+      '    target: debug',
+      'images:',
+      '  base: { target: prod }',
+      '  app: { target: prod }',
+      '',
+    ].join('\n'),
+    'base/Dockerfile':
+      'FROM scratch AS prod\nCOPY base.txt /base.txt\n\nFROM prod AS debug\nCOPY rootfs/ /\n',
+    'base/base.txt': 'base\n',
+    'base/rootfs/bin/.keep': '',
+    'app/Dockerfile':
+      'ARG BASE\nFROM ${BASE}:latest AS prod\nCOPY app.txt /app.txt\n\nFROM prod AS debug\nCOPY debug.txt /debug.txt\n',
+    'app/app.txt': 'app\n',
+    'app/debug.txt': 'debug\n',
+  });
+  await copyFile('/bin/busybox', join(repo.dir, 'base', 'rootfs', 'bin', 'busybox'));
+  await repo.git('add', '-A');
+  const sha = await repo.commit('images');
+  return { repo, sha };
+}
+
+async function githubPush(repo: TempRepo, sha: string, actor: string) {
+  const dir = await tempDir('image-builder-event-');
+  const eventPath = join(dir, 'event.json');
+  await writeFile(
+    eventPath,
+    JSON.stringify({
+      before: '0'.repeat(40),
+      after: sha,
+      repository: { default_branch: 'main', html_url: 'https://github.com/acme/images' },
+    }),
+  );
+  const lines: string[] = [];
+  const host = new LocalHost(
+    (text) => lines.push(text),
+    (text) => lines.push(text),
+  );
+  const env = {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    GITHUB_ACTIONS: 'true',
+    GITHUB_EVENT_NAME: 'push',
+    GITHUB_EVENT_PATH: eventPath,
+    GITHUB_SHA: sha,
+    GITHUB_REF: 'refs/heads/main',
+    GITHUB_REF_NAME: 'main',
+    GITHUB_REF_TYPE: 'branch',
+    GITHUB_REPOSITORY: 'acme/images',
+    GITHUB_SERVER_URL: 'https://github.com',
+    GITHUB_ACTOR: actor,
+  };
+  const error = await run(
+    {
+      command: 'build',
+      repoDir: repo.dir,
+      all: false,
+      json: false,
+      graphFormat: 'mermaid',
+      maxParallel: 2,
+    },
+    host,
+    env,
+  ).then(
+    () => undefined,
+    (caught: unknown) => caught as Error,
+  );
+  const images = JSON.parse(host.outputs.get('images') ?? '{}') as Record<
+    string,
+    { status: string; digest: string; repository: string; tags: string[] }
+  >;
+  return { error, output: lines.join(''), images };
+}
+
+describe('variants built with Buildah into a real registry', () => {
+  test(
+    'channel stable: debug variants in the stable-debug- channel, app+debug on base+debug',
+    async () => {
+      const { repo, sha } = await repoFor('rel', 'stable');
+      const { error, output, images } = await githubPush(repo, sha, 'someone');
+      expect({ error, output }).toEqual({ error: undefined, output: expect.any(String) });
+      expect(Object.keys(images)).toEqual(['base', 'base+debug', 'app', 'app+debug']);
+      for (const name of ['base', 'app']) {
+        const plain = await manifestOf(`rel/stable-${name}`, 'latest');
+        const debug = await manifestOf(`rel/stable-debug-${name}`, 'latest');
+        expect(plain?.digest).toBe(images[name]?.digest);
+        expect(debug?.digest).toBe(images[`${name}+debug`]?.digest);
+        expect((await manifestOf(`rel/stable-debug-${name}`, sha))?.digest).toBe(debug?.digest);
+        expect(debug?.digest).not.toBe(plain?.digest);
+      }
+      // The debug app is built on the debug base (busybox in it), not on the plain one.
+      const debugBase = await layersOf('rel/stable-debug-base', sha);
+      const plainBase = await layersOf('rel/stable-base', sha);
+      const debugApp = await layersOf('rel/stable-debug-app', sha);
+      expect(debugBase.length).toBeGreaterThan(plainBase.length);
+      expect(debugApp.slice(0, debugBase.length)).toEqual(debugBase);
+      const labels = await labelsOf('rel/stable-debug-app', sha);
+      expect(labels['org.opencontainers.image.base.digest']).toBe(images['base+debug']?.digest);
+      // The plain app stays on the plain base.
+      const plainLabels = await labelsOf('rel/stable-app', sha);
+      expect(plainLabels['org.opencontainers.image.base.digest']).toBe(images.base?.digest);
+    },
+    BUILD_TIMEOUT,
+  );
+
+  test(
+    'channel user: an awkward user name gives kevin-rosendahl-bot- and kevin-rosendahl-bot-debug-',
+    async () => {
+      const { repo, sha } = await repoFor('dev', 'user');
+      const { error, output, images } = await githubPush(repo, sha, 'Kevin.Rosendahl[bot]');
+      expect({ error, output }).toEqual({ error: undefined, output: expect.any(String) });
+      expect(images['app+debug']?.repository).toBe(
+        `${registry.host}/dev/kevin-rosendahl-bot-debug-app`,
+      );
+      const debugApp = await manifestOf('dev/kevin-rosendahl-bot-debug-app', sha);
+      expect(debugApp?.digest).toBe(images['app+debug']?.digest);
+      expect((await manifestOf('dev/kevin-rosendahl-bot-app', sha))?.digest).toBe(
+        images.app?.digest,
+      );
+      const labels = await labelsOf('dev/kevin-rosendahl-bot-debug-app', sha);
+      expect(labels['org.opencontainers.image.base.digest']).toBe(images['base+debug']?.digest);
+    },
+    BUILD_TIMEOUT,
+  );
+});
