@@ -24,7 +24,7 @@ function request(overrides: Partial<BuildRequest> = {}): BuildRequest {
     pushRef: 'registry.example:5000/acme/app:abc123',
     authFile: '/run/secrets/auth.json',
     insecure: false,
-    workDir: '/work/app',
+    workDir: '/job/app',
     ...overrides,
   };
 }
@@ -38,7 +38,7 @@ describe('buildahLocalName', () => {
   });
 
   it('differs between work folders (variants of one image built at once)', () => {
-    expect(buildahLocalName(request({ workDir: '/work/app-slim' }))).not.toBe(LOCAL);
+    expect(buildahLocalName(request({ workDir: '/job/app-slim' }))).not.toBe(LOCAL);
   });
 
   it.each([
@@ -179,7 +179,7 @@ describe('buildahBuildArgs', () => {
 });
 
 describe('buildahPushArgs', () => {
-  const digest = '/work/app/digest';
+  const digest = '/job/app/digest';
 
   it.each<[string, Partial<BuildRequest>, string[]]>([
     [
@@ -238,7 +238,7 @@ describe('buildahPushArgs', () => {
   });
 
   it('writes the digest into the work folder', () => {
-    expect(buildahDigestFile(request())).toBe('/work/app/digest');
+    expect(buildahDigestFile(request())).toBe('/job/app/digest');
   });
 });
 

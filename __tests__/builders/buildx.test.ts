@@ -37,12 +37,12 @@ function request(overrides: Partial<BuildRequest> = {}): BuildRequest {
     pushRef: REF,
     authFile: '/run/secrets/auth/config.json',
     insecure: false,
-    workDir: '/work/app',
+    workDir: '/job/app',
     ...overrides,
   };
 }
 
-const HEAD = ['buildx', 'build', '--push', '--metadata-file', '/work/app/metadata.json'];
+const HEAD = ['buildx', 'build', '--push', '--metadata-file', '/job/app/metadata.json'];
 const FILE = ['-f', '/repo/app/Dockerfile', '--tag', REF];
 
 describe('buildxBuildArgs', () => {
@@ -159,7 +159,7 @@ describe('buildxBuildArgs', () => {
         '--output',
         'type=registry,registry.insecure=true',
         '--metadata-file',
-        '/work/app/metadata.json',
+        '/job/app/metadata.json',
         ...FILE,
         '--cache-from',
         'type=registry,ref=registry.example:5000/acme/app:cache,registry.insecure=true',
@@ -188,7 +188,7 @@ describe('buildxBuildArgs', () => {
   });
 
   it('writes the metadata file into the work folder', () => {
-    expect(buildxMetadataFile(request())).toBe('/work/app/metadata.json');
+    expect(buildxMetadataFile(request())).toBe('/job/app/metadata.json');
   });
 });
 

@@ -27,14 +27,14 @@ function request(overrides: Partial<BuildRequest> = {}): BuildRequest {
   return {
     image: 'app',
     contextDir: '/repo/app',
-    dockerfile: '/work/app/pinned/Dockerfile',
+    dockerfile: '/job/app/pinned/Dockerfile',
     buildArgs: {},
     labels: {},
     platforms: [],
     pushRef: REF,
     authFile: '/run/secrets/auth/config.json',
     insecure: false,
-    workDir: '/work/app',
+    workDir: '/job/app',
     ...overrides,
   };
 }
@@ -43,11 +43,11 @@ const HEAD = [
   '--context',
   'dir:///repo/app',
   '--dockerfile',
-  '/work/app/pinned/Dockerfile',
+  '/job/app/pinned/Dockerfile',
   '--destination',
   REF,
   '--digest-file',
-  '/work/app/digest',
+  '/job/app/digest',
 ];
 
 describe('kanikoArgs', () => {
@@ -130,7 +130,7 @@ describe('kanikoArgs', () => {
   });
 
   it('writes the digest into the work folder', () => {
-    expect(kanikoDigestFile(request())).toBe('/work/app/digest');
+    expect(kanikoDigestFile(request())).toBe('/job/app/digest');
   });
 });
 

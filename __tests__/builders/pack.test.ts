@@ -32,7 +32,7 @@ function request(overrides: Partial<BuildRequest> = {}): BuildRequest {
     pushRef: REF,
     authFile: '/run/secrets/auth/config.json',
     insecure: false,
-    workDir: '/work/api',
+    workDir: '/job/api',
     ...overrides,
   };
 }
