@@ -69060,7 +69060,7 @@ __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __we
 /* harmony import */ var _core_errors_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(4296);
 /* harmony import */ var _host_github_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(631);
 /* harmony import */ var _names_js__WEBPACK_IMPORTED_MODULE_5__ = __nccwpck_require__(6455);
-/* harmony import */ var _run_js__WEBPACK_IMPORTED_MODULE_6__ = __nccwpck_require__(1778);
+/* harmony import */ var _run_js__WEBPACK_IMPORTED_MODULE_6__ = __nccwpck_require__(7926);
 
 
 
@@ -69391,7 +69391,7 @@ const STATE = {
 
 /***/ }),
 
-/***/ 1778:
+/***/ 7926:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -79385,6 +79385,22 @@ async function readMetadataDigest(file) {
     return typeof digest === 'string' && DIGEST.test(digest) ? digest : undefined;
 }
 
+;// CONCATENATED MODULE: ./src/builders/digest-file.ts
+
+const digest_file_DIGEST = /^sha256:[a-f0-9]{64}$/;
+/** The digest a tool wrote to a file (`--digestfile`, `--digest-file`), or undefined when absent or not a digest. */
+async function readDigestFile(file) {
+    try {
+        const text = (await (0,promises_.readFile)(file, 'utf8')).trim();
+        return digest_file_DIGEST.test(text) ? text : undefined;
+    }
+    catch (error) {
+        if (error.code === 'ENOENT')
+            return undefined;
+        throw error;
+    }
+}
+
 ;// CONCATENATED MODULE: ./src/builders/kaniko.ts
 // Kaniko backend: one `executor` run builds one image for one platform and pushes it, writing
 // the digest to `--digest-file`. The argv is a pure function of the request and the settings,
@@ -79406,7 +79422,7 @@ async function readMetadataDigest(file) {
 
 
 
-const kaniko_DIGEST = /^sha256:[a-f0-9]{64}$/;
+
 /** Where Kaniko's images put the executor. */
 const DEFAULT_KANIKO_EXECUTOR = '/kaniko/executor';
 /** Folders Kaniko never deletes or snapshots: its own, the debug image's shell. */
@@ -79536,7 +79552,7 @@ class KanikoBuilder {
                 tail: result.tail,
             });
         }
-        const digest = await readDigest(digestFile);
+        const digest = await readDigestFile(digestFile);
         if (!digest) {
             throw new Error(`building ${request.image}: Kaniko wrote no sha256 digest to ${digestFile}` +
                 (this.cleans()
@@ -79560,17 +79576,6 @@ class KanikoBuilder {
             throw new errors/* UserError */.yo(`Kaniko cleans this container's filesystem around each build and would delete ${lost.join(' and ')}; ` +
                 'set TMPDIR to a folder on a mounted volume (GitLab: under $CI_BUILDS_DIR) or under /kaniko');
         }
-    }
-}
-async function readDigest(file) {
-    try {
-        const text = (await (0,promises_.readFile)(file, 'utf8')).trim();
-        return kaniko_DIGEST.test(text) ? text : undefined;
-    }
-    catch (error) {
-        if (error.code === 'ENOENT')
-            return undefined;
-        throw error;
     }
 }
 
@@ -79661,9 +79666,9 @@ var external_node_crypto_ = __nccwpck_require__(7598);
 
 
 
+
 const BUILDAH = 'buildah';
 const ISOLATIONS = ['chroot', 'oci', 'rootless'];
-const buildah_DIGEST = /^sha256:[a-f0-9]{64}$/;
 /** Buildah prints the ID of each image it commits on a line of its own at the end. */
 const buildah_IMAGE_ID = /^[a-f0-9]{64}$/;
 /**
@@ -79805,7 +79810,7 @@ class BuildahBuilder {
         await (0,promises_.rm)(digestFile, { force: true });
         const pushArgs = buildahPushArgs(request, this.settings, localName, digestFile);
         await this.run(request, 'pushing', pushArgs, exec, log);
-        const digest = await buildah_readDigest(digestFile);
+        const digest = await readDigestFile(digestFile);
         if (!digest) {
             throw new Error(`pushing ${request.image} to ${request.pushRef}: buildah wrote no sha256 digest to ${digestFile}`);
         }
@@ -79837,17 +79842,6 @@ class BuildahBuilder {
                 tail: result.tail,
             });
         }
-    }
-}
-async function buildah_readDigest(file) {
-    try {
-        const text = (await (0,promises_.readFile)(file, 'utf8')).trim();
-        return buildah_DIGEST.test(text) ? text : undefined;
-    }
-    catch (error) {
-        if (error.code === 'ENOENT')
-            return undefined;
-        throw error;
     }
 }
 
@@ -80141,6 +80135,17 @@ function redactUrl(url) {
         changed = true;
     }
     return changed ? parsed.toString() : url;
+}
+/** The error for a registry answer that was not what the operation needed. */
+function errorFromResponse(response, reason) {
+    return new RegistryError({
+        method: response.method,
+        url: response.url,
+        status: response.status,
+        errors: parseErrorBody(response.body),
+        reason: reason ?? response.statusText,
+        attempts: response.attempts,
+    });
 }
 
 ;// CONCATENATED MODULE: ./src/registry/auth.ts
@@ -80814,16 +80819,6 @@ function toReference(input) {
 function manifestReference(ref) {
     return ref.digest ?? ref.tag ?? 'latest';
 }
-function fail(response, reason) {
-    return new RegistryError({
-        method: response.method,
-        url: response.url,
-        status: response.status,
-        errors: parseErrorBody(response.body),
-        reason: reason ?? response.statusText,
-        attempts: response.attempts,
-    });
-}
 function ok(response) {
     return response.status >= 200 && response.status < 300;
 }
@@ -80861,7 +80856,7 @@ class RegistryClient {
         if (response.status === 404)
             return undefined;
         if (!ok(response))
-            throw fail(response);
+            throw errorFromResponse(response);
         const digest = response.headers.get('docker-content-digest') ?? ref.digest;
         if (!digest) {
             // Registries must send the digest on HEAD; without it only a GET can tell.
@@ -80895,7 +80890,7 @@ class RegistryClient {
         }
         const response = await this.call('PUT', ref, `manifests/${tagOrDigest}`, [pushScope(ref.path)], { 'Content-Type': mediaType }, bytes);
         if (!ok(response))
-            throw fail(response);
+            throw errorFromResponse(response);
         return response.headers.get('docker-content-digest') ?? digestOf(bytes);
     }
     /**
@@ -80927,7 +80922,7 @@ class RegistryClient {
         if (response.status === 404)
             return false;
         if (!ok(response))
-            throw fail(response);
+            throw errorFromResponse(response);
         return true;
     }
     /** A blob's bytes, checked against its digest; redirects to storage are followed. */
@@ -80935,10 +80930,10 @@ class RegistryClient {
         const ref = toReference(repository);
         const response = await this.call('GET', ref, `blobs/${digest}`, [pullScope(ref.path)]);
         if (!ok(response))
-            throw fail(response);
+            throw errorFromResponse(response);
         const actual = digestOf(response.body, digest);
         if (actual !== digest)
-            throw fail(response, `blob digest mismatch: got ${actual}`);
+            throw errorFromResponse(response, `blob digest mismatch: got ${actual}`);
         return response.body;
     }
     /**
@@ -80957,7 +80952,7 @@ class RegistryClient {
         if (response.status === 201)
             return true;
         if (response.status !== 202)
-            throw fail(response);
+            throw errorFromResponse(response);
         const location = response.headers.get('location');
         if (location) {
             try {
@@ -80993,13 +80988,13 @@ class RegistryClient {
                 headers: { Accept: 'application/json' },
             });
             if (!ok(response))
-                throw fail(response);
+                throw errorFromResponse(response);
             let page;
             try {
                 page = JSON.parse(response.body.toString('utf8'));
             }
             catch {
-                throw fail(response, 'the tag list is not JSON');
+                throw errorFromResponse(response, 'the tag list is not JSON');
             }
             if (Array.isArray(page.tags)) {
                 for (const tag of page.tags)
@@ -81021,14 +81016,14 @@ class RegistryClient {
     async fetchManifest(ref, forPush) {
         const response = await this.call('GET', ref, `manifests/${manifestReference(ref)}`, [forPush ? pushScope(ref.path) : pullScope(ref.path)], { Accept: MANIFEST_ACCEPT });
         if (!ok(response))
-            throw fail(response);
+            throw errorFromResponse(response);
         const announced = response.headers.get('docker-content-digest') ?? undefined;
         const expected = ref.digest ?? announced;
         let digest;
         if (expected) {
             digest = digestOf(response.body, expected);
             if (digest !== expected) {
-                throw fail(response, `manifest digest mismatch: expected ${expected}, got ${digest}`);
+                throw errorFromResponse(response, `manifest digest mismatch: expected ${expected}, got ${digest}`);
             }
         }
         else {
@@ -84416,16 +84411,6 @@ function manifestContent(manifest) {
         add(descriptor);
     return { kind: 'image', blobs };
 }
-function copy_fail(response, reason) {
-    return new RegistryError({
-        method: response.method,
-        url: response.url,
-        status: response.status,
-        errors: parseErrorBody(response.body),
-        reason: reason ?? response.statusText,
-        attempts: response.attempts,
-    });
-}
 /**
  * Copies one blob from `from` to `to` (any registries) and returns the bytes sent. Blobs up
  * to `chunkSize` go in one GET and a monolithic upload (POST, PUT ?digest=); larger ones
@@ -84464,18 +84449,18 @@ async function copyBlob(client, from, to, blob, options = {}) {
                     // The registry (or its storage) ignores Range and sent the whole blob: use it.
                     whole = response.body;
                     if (whole.length !== blob.size) {
-                        throw copy_fail(response, `expected ${blob.size} bytes, got ${whole.length}`);
+                        throw errorFromResponse(response, `expected ${blob.size} bytes, got ${whole.length}`);
                     }
                     chunk = whole.subarray(0, end + 1);
                 }
                 else if (response.status === 206) {
                     chunk = response.body;
                     if (chunk.length !== end - offset + 1) {
-                        throw copy_fail(response, `asked for bytes ${offset}-${end}, got ${chunk.length} bytes`);
+                        throw errorFromResponse(response, `asked for bytes ${offset}-${end}, got ${chunk.length} bytes`);
                     }
                 }
                 else {
-                    throw copy_fail(response);
+                    throw errorFromResponse(response);
                 }
             }
             hash.update(chunk);
@@ -84510,7 +84495,7 @@ async function startUpload(client, to) {
     });
     const location = response.headers.get('location');
     if (response.status !== 202 || !location)
-        throw copy_fail(response);
+        throw errorFromResponse(response);
     return new URL(location, response.url).toString();
 }
 async function sendChunk(client, to, location, chunk, offset) {
@@ -84526,7 +84511,7 @@ async function sendChunk(client, to, location, chunk, offset) {
         body: chunk,
     });
     if (response.status !== 202)
-        throw copy_fail(response);
+        throw errorFromResponse(response);
     // Each answer names where the next chunk goes (the upload state may be in the URL).
     const next = response.headers.get('location');
     return next ? new URL(next, response.url).toString() : location;
@@ -84543,7 +84528,7 @@ async function finishUpload(client, to, location, digest, body) {
         ...(body !== undefined ? { body } : {}),
     });
     if (response.status !== 201 && response.status !== 204)
-        throw copy_fail(response);
+        throw errorFromResponse(response);
 }
 async function cancelUpload(client, to, location) {
     try {

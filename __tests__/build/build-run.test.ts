@@ -10,6 +10,7 @@ import type { FileChanges, TempRepo } from '../support/git-repo.js';
 import { cleanupRepos, makeRepo, tempDir } from '../support/git-repo.js';
 import type { TestRegistry } from '../support/registry.js';
 import { startRegistry } from '../support/registry.js';
+import { inspectRegistry } from '../support/registry-inspect.js';
 
 // Real builds: generous, though the whole file takes seconds here.
 const BUILD_TIMEOUT = 240_000;
@@ -23,39 +24,7 @@ afterAll(async () => {
   await cleanupRepos();
 });
 
-const ACCEPT = [
-  'application/vnd.oci.image.index.v1+json',
-  'application/vnd.oci.image.manifest.v1+json',
-  'application/vnd.docker.distribution.manifest.v2+json',
-  'application/vnd.docker.distribution.manifest.list.v2+json',
-].join(', ');
-
-interface Manifest {
-  config: { digest: string };
-  layers: { digest: string }[];
-}
-
-async function manifestOf(
-  repository: string,
-  reference: string,
-): Promise<{ digest: string; manifest: Manifest } | undefined> {
-  const response = await fetch(`http://${registry.host}/v2/${repository}/manifests/${reference}`, {
-    headers: { Accept: ACCEPT },
-  });
-  if (response.status === 404) return undefined;
-  return {
-    digest: response.headers.get('docker-content-digest') ?? '',
-    manifest: (await response.json()) as Manifest,
-  };
-}
-
-async function labelsOf(repository: string, reference: string): Promise<Record<string, string>> {
-  const found = await manifestOf(repository, reference);
-  const config = await fetch(
-    `http://${registry.host}/v2/${repository}/blobs/${found?.manifest.config.digest}`,
-  );
-  return ((await config.json()) as { config: { Labels: Record<string, string> } }).config.Labels;
-}
+const { manifestOf, labelsOf } = inspectRegistry(() => registry.host);
 
 /** Blob uploads the registry has logged so far (POST/PUT under /blobs/uploads/). */
 function blobUploads(): number {

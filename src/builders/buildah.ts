@@ -5,7 +5,8 @@
 // Flags are those of Buildah 1.28 (Debian 12), the oldest version we support.
 
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, rm } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
+import { readDigestFile } from './digest-file.js';
 import { join } from 'node:path';
 
 import { ConfigError } from '../core/errors.js';
@@ -14,7 +15,6 @@ import type { Builder, BuildRequest, BuildResult, Exec } from './types.js';
 
 const BUILDAH = 'buildah';
 const ISOLATIONS = ['chroot', 'oci', 'rootless'] as const;
-const DIGEST = /^sha256:[a-f0-9]{64}$/;
 /** Buildah prints the ID of each image it commits on a line of its own at the end. */
 const IMAGE_ID = /^[a-f0-9]{64}$/;
 
@@ -187,7 +187,7 @@ export class BuildahBuilder implements Builder {
     await rm(digestFile, { force: true });
     const pushArgs = buildahPushArgs(request, this.settings, localName, digestFile);
     await this.run(request, 'pushing', pushArgs, exec, log);
-    const digest = await readDigest(digestFile);
+    const digest = await readDigestFile(digestFile);
     if (!digest) {
       throw new Error(
         `pushing ${request.image} to ${request.pushRef}: buildah wrote no sha256 digest to ${digestFile}`,
@@ -230,15 +230,5 @@ export class BuildahBuilder implements Builder {
         tail: result.tail,
       });
     }
-  }
-}
-
-async function readDigest(file: string): Promise<string | undefined> {
-  try {
-    const text = (await readFile(file, 'utf8')).trim();
-    return DIGEST.test(text) ? text : undefined;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw error;
   }
 }

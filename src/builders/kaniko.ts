@@ -15,14 +15,13 @@
 // Google's repository is archived; docs/gitlab-ci.md names the maintained forks' images.
 
 import { mkdir, readFile, rm } from 'node:fs/promises';
+import { readDigestFile } from './digest-file.js';
 import { dirname, join, posix } from 'node:path';
 
 import { UserError } from '../core/errors.js';
 import { parseReference, repositoryOf } from '../core/reference.js';
 import { BuildError, formatCommand } from './errors.js';
 import type { Builder, BuildRequest, BuildResult, Exec } from './types.js';
-
-const DIGEST = /^sha256:[a-f0-9]{64}$/;
 
 /** Where Kaniko's images put the executor. */
 export const DEFAULT_KANIKO_EXECUTOR = '/kaniko/executor';
@@ -204,7 +203,7 @@ export class KanikoBuilder implements Builder {
         tail: result.tail,
       });
     }
-    const digest = await readDigest(digestFile);
+    const digest = await readDigestFile(digestFile);
     if (!digest) {
       throw new Error(
         `building ${request.image}: Kaniko wrote no sha256 digest to ${digestFile}` +
@@ -234,15 +233,5 @@ export class KanikoBuilder implements Builder {
           'set TMPDIR to a folder on a mounted volume (GitLab: under $CI_BUILDS_DIR) or under /kaniko',
       );
     }
-  }
-}
-
-async function readDigest(file: string): Promise<string | undefined> {
-  try {
-    const text = (await readFile(file, 'utf8')).trim();
-    return DIGEST.test(text) ? text : undefined;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw error;
   }
 }

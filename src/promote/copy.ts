@@ -9,8 +9,7 @@ import { repositoryOf } from '../core/reference.js';
 import type { ImageReference } from '../core/types.js';
 import { pullScope, pushScope } from '../registry/auth.js';
 import { MEDIA_TYPES, type Manifest, type RegistryClient } from '../registry/client.js';
-import { RegistryError, parseErrorBody } from '../registry/errors.js';
-import type { TransportResponse } from '../registry/transport.js';
+import { RegistryError, errorFromResponse } from '../registry/errors.js';
 
 /** A content descriptor (OCI image spec, descriptor.md): what a manifest points at. */
 export interface Descriptor {
@@ -97,17 +96,6 @@ export function manifestContent(manifest: Pick<Manifest, 'bytes' | 'mediaType'>)
   return { kind: 'image', blobs };
 }
 
-function fail(response: TransportResponse, reason?: string): RegistryError {
-  return new RegistryError({
-    method: response.method,
-    url: response.url,
-    status: response.status,
-    errors: parseErrorBody(response.body),
-    reason: reason ?? response.statusText,
-    attempts: response.attempts,
-  });
-}
-
 export interface CopyBlobOptions {
   /** The largest piece read and sent at once (default 16 MiB); memory use per copy. */
   chunkSize?: number;
@@ -156,16 +144,19 @@ export async function copyBlob(
           // The registry (or its storage) ignores Range and sent the whole blob: use it.
           whole = response.body;
           if (whole.length !== blob.size) {
-            throw fail(response, `expected ${blob.size} bytes, got ${whole.length}`);
+            throw errorFromResponse(response, `expected ${blob.size} bytes, got ${whole.length}`);
           }
           chunk = whole.subarray(0, end + 1);
         } else if (response.status === 206) {
           chunk = response.body;
           if (chunk.length !== end - offset + 1) {
-            throw fail(response, `asked for bytes ${offset}-${end}, got ${chunk.length} bytes`);
+            throw errorFromResponse(
+              response,
+              `asked for bytes ${offset}-${end}, got ${chunk.length} bytes`,
+            );
           }
         } else {
-          throw fail(response);
+          throw errorFromResponse(response);
         }
       }
       hash.update(chunk);
@@ -200,7 +191,7 @@ async function startUpload(client: RegistryClient, to: ImageReference): Promise<
     scopes: [pushScope(to.path)],
   });
   const location = response.headers.get('location');
-  if (response.status !== 202 || !location) throw fail(response);
+  if (response.status !== 202 || !location) throw errorFromResponse(response);
   return new URL(location, response.url).toString();
 }
 
@@ -222,7 +213,7 @@ async function sendChunk(
     },
     body: chunk,
   });
-  if (response.status !== 202) throw fail(response);
+  if (response.status !== 202) throw errorFromResponse(response);
   // Each answer names where the next chunk goes (the upload state may be in the URL).
   const next = response.headers.get('location');
   return next ? new URL(next, response.url).toString() : location;
@@ -245,7 +236,7 @@ async function finishUpload(
     headers: { 'Content-Type': 'application/octet-stream' },
     ...(body !== undefined ? { body } : {}),
   });
-  if (response.status !== 201 && response.status !== 204) throw fail(response);
+  if (response.status !== 201 && response.status !== 204) throw errorFromResponse(response);
 }
 
 async function cancelUpload(client: RegistryClient, to: ImageReference, location: string) {

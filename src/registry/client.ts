@@ -7,14 +7,11 @@ import { parseReference, validateTag } from '../core/reference.js';
 import { NameError } from '../core/errors.js';
 import type { ImageReference } from '../core/types.js';
 import { pullScope, pushScope } from './auth.js';
-import type { CredentialStore } from './credentials.js';
-import { RegistryError, parseErrorBody } from './errors.js';
+import { RegistryError, errorFromResponse } from './errors.js';
 import {
-  type FetchFunction,
   type HttpMethod,
-  type RetryInfo,
-  type RetryOptions,
   Transport,
+  type TransportOptions,
   type TransportResponse,
 } from './transport.js';
 
@@ -49,17 +46,8 @@ export interface Manifest {
   digest: string;
 }
 
-export interface RegistryClientOptions {
-  credentials: CredentialStore;
-  /** Hosts reached over plain HTTP besides loopback ones. */
-  insecure?: (host: string) => boolean;
-  fetch?: FetchFunction;
-  retry?: RetryOptions;
-  onRetry?: (info: RetryInfo) => void;
-  /** The clock for token lifetimes. */
-  now?: () => number;
-  userAgent?: string;
-}
+/** A client takes what its transport takes. */
+export type RegistryClientOptions = TransportOptions;
 
 /** `sha256:<hex>` (or the algorithm of `like`) of some bytes. */
 export function digestOf(bytes: Buffer, like = 'sha256:'): string {
@@ -77,17 +65,6 @@ function toReference(input: ReferenceInput): ImageReference {
 /** What a manifest request names: the digest when there is one, else the tag, else latest. */
 function manifestReference(ref: ImageReference): string {
   return ref.digest ?? ref.tag ?? 'latest';
-}
-
-function fail(response: TransportResponse, reason?: string): RegistryError {
-  return new RegistryError({
-    method: response.method,
-    url: response.url,
-    status: response.status,
-    errors: parseErrorBody(response.body),
-    reason: reason ?? response.statusText,
-    attempts: response.attempts,
-  });
 }
 
 function ok(response: TransportResponse): boolean {
@@ -134,7 +111,7 @@ export class RegistryClient {
       { Accept: MANIFEST_ACCEPT },
     );
     if (response.status === 404) return undefined;
-    if (!ok(response)) throw fail(response);
+    if (!ok(response)) throw errorFromResponse(response);
     const digest = response.headers.get('docker-content-digest') ?? ref.digest;
     if (!digest) {
       // Registries must send the digest on HEAD; without it only a GET can tell.
@@ -180,7 +157,7 @@ export class RegistryClient {
       { 'Content-Type': mediaType },
       bytes,
     );
-    if (!ok(response)) throw fail(response);
+    if (!ok(response)) throw errorFromResponse(response);
     return response.headers.get('docker-content-digest') ?? digestOf(bytes);
   }
 
@@ -216,7 +193,7 @@ export class RegistryClient {
     const ref = toReference(repository);
     const response = await this.call('HEAD', ref, `blobs/${digest}`, [pullScope(ref.path)]);
     if (response.status === 404) return false;
-    if (!ok(response)) throw fail(response);
+    if (!ok(response)) throw errorFromResponse(response);
     return true;
   }
 
@@ -224,9 +201,9 @@ export class RegistryClient {
   async getBlob(repository: ReferenceInput, digest: string): Promise<Buffer> {
     const ref = toReference(repository);
     const response = await this.call('GET', ref, `blobs/${digest}`, [pullScope(ref.path)]);
-    if (!ok(response)) throw fail(response);
+    if (!ok(response)) throw errorFromResponse(response);
     const actual = digestOf(response.body, digest);
-    if (actual !== digest) throw fail(response, `blob digest mismatch: got ${actual}`);
+    if (actual !== digest) throw errorFromResponse(response, `blob digest mismatch: got ${actual}`);
     return response.body;
   }
 
@@ -243,7 +220,7 @@ export class RegistryClient {
     const scopes = [pushScope(target.path), pullScope(source.path)];
     const response = await this.call('POST', target, `blobs/uploads/?${query}`, scopes);
     if (response.status === 201) return true;
-    if (response.status !== 202) throw fail(response);
+    if (response.status !== 202) throw errorFromResponse(response);
     const location = response.headers.get('location');
     if (location) {
       try {
@@ -282,12 +259,12 @@ export class RegistryClient {
         scopes: [pullScope(ref.path)],
         headers: { Accept: 'application/json' },
       });
-      if (!ok(response)) throw fail(response);
+      if (!ok(response)) throw errorFromResponse(response);
       let page: { tags?: unknown };
       try {
         page = JSON.parse(response.body.toString('utf8')) as { tags?: unknown };
       } catch {
-        throw fail(response, 'the tag list is not JSON');
+        throw errorFromResponse(response, 'the tag list is not JSON');
       }
       if (Array.isArray(page.tags)) {
         for (const tag of page.tags) if (typeof tag === 'string') tags.push(tag);
@@ -313,14 +290,17 @@ export class RegistryClient {
       [forPush ? pushScope(ref.path) : pullScope(ref.path)],
       { Accept: MANIFEST_ACCEPT },
     );
-    if (!ok(response)) throw fail(response);
+    if (!ok(response)) throw errorFromResponse(response);
     const announced = response.headers.get('docker-content-digest') ?? undefined;
     const expected = ref.digest ?? announced;
     let digest: string;
     if (expected) {
       digest = digestOf(response.body, expected);
       if (digest !== expected) {
-        throw fail(response, `manifest digest mismatch: expected ${expected}, got ${digest}`);
+        throw errorFromResponse(
+          response,
+          `manifest digest mismatch: expected ${expected}, got ${digest}`,
+        );
       }
     } else {
       digest = digestOf(response.body);

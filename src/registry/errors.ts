@@ -3,6 +3,7 @@
 // https://github.com/opencontainers/distribution-spec/blob/main/spec.md#error-codes).
 import { STATUS_CODES } from 'node:http';
 import { UserError } from '../core/errors.js';
+import type { TransportResponse } from './transport.js';
 
 /** One entry of the registry's `{"errors":[…]}` body. */
 export interface RegistryErrorEntry {
@@ -144,4 +145,16 @@ export function redactUrl(url: string): string {
     changed = true;
   }
   return changed ? parsed.toString() : url;
+}
+
+/** The error for a registry answer that was not what the operation needed. */
+export function errorFromResponse(response: TransportResponse, reason?: string): RegistryError {
+  return new RegistryError({
+    method: response.method,
+    url: response.url,
+    status: response.status,
+    errors: parseErrorBody(response.body),
+    reason: reason ?? response.statusText,
+    attempts: response.attempts,
+  });
 }
