@@ -4,6 +4,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { benchScheduler } from './scheduler.js';
 import { benchPromote } from './promote.js';
+import { benchStartup } from './startup.js';
 
 interface Sample {
   seconds: number;
@@ -99,6 +100,25 @@ rows.push([
   '',
   '',
   `skopeo copy: ${promotion.skopeoSeconds.toFixed(3)} s, ${promotion.skopeoRequestsPerTag.toFixed(1)} requests/tag; ratio ${promotion.ratio.toFixed(2)}`,
+]);
+
+const startup = await benchStartup();
+results.startup = startup;
+rows.push([
+  `CLI start-up to first line (--help, median of ${startup.runs})`,
+  startup.cliFirstLineSeconds.toFixed(3),
+  '',
+  '',
+  '',
+  `bare node: ${startup.nodeFirstLineSeconds.toFixed(3)} s; ratio ${startup.ratio.toFixed(2)}`,
+]);
+rows.push([
+  'bundle sizes, MB (dist/index.js, dist/cli/index.js)',
+  '',
+  '',
+  '',
+  '',
+  `action ${(startup.actionBytes / 1e6).toFixed(2)} MB (${startup.actionBytes} B), CLI ${(startup.cliBytes / 1e6).toFixed(2)} MB (${startup.cliBytes} B); ratio ${(startup.cliBytes / startup.actionBytes).toFixed(2)}`,
 ]);
 
 const widths = rows[0]!.map((_, col) => Math.max(...rows.map((row) => (row[col] ?? '').length)));

@@ -7,7 +7,6 @@ import { matrixOf } from './core/plan.js';
 import { renderDot, renderMermaid, renderPlanText } from './core/render.js';
 import type { Host } from './host/host.js';
 import { makePlan } from './make-plan.js';
-import * as github from '@actions/github';
 import { OUTPUTS } from './names.js';
 import { buildPlan, registryAccess } from './build/build-command.js';
 import { renderSummary } from './core/summary.js';
@@ -17,7 +16,7 @@ import { gitlabChildPipeline } from './core/gitlab-pipeline.js';
 import { planPromotion, promoteImages } from './promote/promote.js';
 import type { PlanResult } from './make-plan.js';
 import { buildOutputs, renderBuildText } from './build/report.js';
-import { UserError } from './core/errors.js';
+import { EventError, UserError } from './core/errors.js';
 import { resolveEcrRegistry } from './registry/ecr.js';
 import type { Exec } from './builders/types.js';
 
@@ -44,9 +43,23 @@ export async function run(
     ...(settings.images !== undefined ? { requestedImages: settings.images } : {}),
   });
 
+  // The event's commit must be the one we build: fetch it when a shallow checkout lacks it.
+  if (
+    platform !== 'local' &&
+    !(await git.hasCommit(event.sha)) &&
+    !(await git.fetchCommit(event.sha, 1))
+  ) {
+    throw new EventError(
+      `the event's commit ${event.sha} is not in the repository: check out the commit the event is about`,
+    );
+  }
+
   let compare;
   if (platform === 'github' && settings.githubToken && event.repositorySlug) {
     const [owner, repo] = event.repositorySlug.split('/') as [string, string];
+    // Loaded only here: @actions/github parses the event file when it loads, and a broken
+    // file must end in our one clear message (from loadEvent above), not a stack trace.
+    const github = await import('@actions/github');
     compare = githubCompare(github.getOctokit(settings.githubToken), owner, repo);
   }
 
