@@ -1,16 +1,17 @@
 // The whole build for real: Buildah builds pushed to the distribution registry on
 // 127.0.0.1, children on the exact parents built in the same run, publishing order, a
 // failing RUN, and a rerun that builds and uploads nothing.
-import { copyFile, writeFile } from 'node:fs/promises';
+import { copyFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { UserError } from '../../src/core/errors.js';
 import { LocalHost } from '../../src/host/local.js';
 import { run } from '../../src/run.js';
 import type { FileChanges, TempRepo } from '../support/git-repo.js';
-import { cleanupRepos, makeRepo, tempDir } from '../support/git-repo.js';
+import { cleanupRepos, makeRepo } from '../support/git-repo.js';
 import type { TestRegistry } from '../support/registry.js';
 import { startRegistry } from '../support/registry.js';
 import { inspectRegistry } from '../support/registry-inspect.js';
+import { githubPushBuild } from '../support/github-build.js';
 
 // Real builds: generous, though the whole file takes seconds here.
 const BUILD_TIMEOUT = 240_000;
@@ -60,67 +61,20 @@ async function repoFor(
   return { repo, first };
 }
 
-async function githubPush(repo: TempRepo, before: string, after: string) {
-  const dir = await tempDir('image-builder-event-');
-  const eventPath = join(dir, 'event.json');
-  await writeFile(
-    eventPath,
-    JSON.stringify({
-      before,
-      after,
-      repository: { default_branch: 'main', html_url: 'https://github.com/acme/images' },
-    }),
-  );
-  const lines: string[] = [];
-  const host = new LocalHost(
-    (text) => lines.push(text),
-    (text) => lines.push(text),
-  );
-  const env = {
-    PATH: process.env.PATH,
-    HOME: process.env.HOME,
-    GITHUB_ACTIONS: 'true',
-    GITHUB_EVENT_NAME: 'push',
-    GITHUB_EVENT_PATH: eventPath,
-    GITHUB_SHA: after,
-    GITHUB_REF: 'refs/heads/main',
-    GITHUB_REF_NAME: 'main',
-    GITHUB_REF_TYPE: 'branch',
-    GITHUB_REPOSITORY: 'acme/images',
-    GITHUB_SERVER_URL: 'https://github.com',
-  };
-  const error = await run(
-    {
-      command: 'build',
-      repoDir: repo.dir,
-      all: false,
-      json: false,
-      graphFormat: 'mermaid',
-      maxParallel: 2,
-    },
-    host,
-    env,
-  ).then(
-    () => undefined,
-    (caught: unknown) => caught as Error,
-  );
-  return { error, output: lines.join(''), outputs: host.outputs };
-}
-
 describe('build with Buildah into a real registry', () => {
   test(
     'a three-level chain and an independent image: children on the parents built in this run',
     async () => {
       const { repo, first } = await repoFor('chain');
       // First the whole set (a new branch: every image), so the registry has them all.
-      const all = await githubPush(repo, '0'.repeat(40), first);
+      const all = await githubPushBuild(repo, '0'.repeat(40), first);
       expect(all.error).toBeUndefined();
       const second = await repo.commit('base 2', {
         'base/Dockerfile':
           'FROM scratch\nCOPY rootfs/ /\nRUN ["/bin/busybox", "--install", "-s", "/bin"]\nRUN echo base 2 > /release\n',
       });
 
-      const { error, outputs, output } = await githubPush(repo, first, second);
+      const { error, outputs, output } = await githubPushBuild(repo, first, second);
       expect(error).toBeUndefined();
       const images = JSON.parse(outputs.get('images') ?? '{}') as Record<
         string,
@@ -151,7 +105,7 @@ describe('build with Buildah into a real registry', () => {
       // A rerun of the same push builds nothing and uploads no layer.
       const uploads = blobUploads();
       expect(uploads).toBeGreaterThan(0);
-      const rerun = await githubPush(repo, first, second);
+      const rerun = await githubPushBuild(repo, first, second);
       expect(rerun.error).toBeUndefined();
       const again = JSON.parse(rerun.outputs.get('images') ?? '{}') as Record<
         string,
@@ -172,7 +126,7 @@ describe('build with Buildah into a real registry', () => {
     'a failing RUN: siblings pushed, descendants skipped, latest untouched, a clear error',
     async () => {
       const { repo, first } = await repoFor('failing');
-      const all = await githubPush(repo, '0'.repeat(40), first);
+      const all = await githubPushBuild(repo, '0'.repeat(40), first);
       expect(all.error).toBeUndefined();
       const latestBefore = {
         app: (await manifestOf('failing/app', 'latest'))?.digest,
@@ -183,7 +137,7 @@ describe('build with Buildah into a real registry', () => {
           'ARG REGISTRY\nFROM ${REGISTRY}/base:latest\nRUN echo "compiling…" && echo "error: missing symbol" && exit 3\n',
         'web/site/index.html': '<h1>hi 2</h1>\n',
       });
-      const { error, outputs, output } = await githubPush(repo, first, second);
+      const { error, outputs, output } = await githubPushBuild(repo, first, second);
       expect(error).toBeInstanceOf(UserError);
       expect(error?.message).toMatch(/1 of 3 images failed: app/);
       expect(error?.message).toContain('error: missing symbol');
@@ -213,7 +167,7 @@ describe('promote after a staged build (seed 000: staging, then release)', () =>
       const { repo, first } = await repoFor('staged', {
         'image-builder.yml': `registry: ${registry.host}/staged\ntags: [staging]\nbuild-args:\n  REGISTRY: '{registry}'\n`,
       });
-      const built = await githubPush(repo, '0'.repeat(40), first);
+      const built = await githubPushBuild(repo, '0'.repeat(40), first);
       expect(built.error).toBeUndefined();
       const uploads = blobUploads();
       const lines: string[] = [];

@@ -2,15 +2,14 @@
 // 127.0.0.1 under a staging tag, smoke tests inside the image (buildah run) and on the host
 // (IMAGE set), final tags by retag only for what passed, atomic publishing, and `latest`
 // that stays on the newer commit when two runs finish out of order.
-import { copyFile, writeFile } from 'node:fs/promises';
+import { copyFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { UserError } from '../../src/core/errors.js';
-import { LocalHost } from '../../src/host/local.js';
-import { run } from '../../src/run.js';
 import type { FileChanges, TempRepo } from '../support/git-repo.js';
-import { cleanupRepos, makeRepo, tempDir } from '../support/git-repo.js';
+import { cleanupRepos, makeRepo } from '../support/git-repo.js';
 import type { TestRegistry } from '../support/registry.js';
 import { startRegistry } from '../support/registry.js';
+import { githubPushBuild } from '../support/github-build.js';
 
 const BUILD_TIMEOUT = 240_000;
 const ZERO = '0'.repeat(40);
@@ -85,67 +84,12 @@ async function repoWith(changes: FileChanges): Promise<{ repo: TempRepo; first: 
   return { repo, first };
 }
 
-interface Reported {
-  status: string;
-  digest?: string;
-  tags: string[];
-  detail?: string;
-}
-
-async function githubPush(repo: TempRepo, before: string, after: string) {
-  const dir = await tempDir('image-builder-event-');
-  const eventPath = join(dir, 'event.json');
-  await writeFile(
-    eventPath,
-    JSON.stringify({
-      before,
-      after,
-      repository: { default_branch: 'main', html_url: 'https://github.com/acme/images' },
-    }),
-  );
-  const lines: string[] = [];
-  const host = new LocalHost(
-    (text) => lines.push(text),
-    (text) => lines.push(text),
-  );
-  const env = {
-    PATH: process.env.PATH,
-    HOME: process.env.HOME,
-    GITHUB_ACTIONS: 'true',
-    GITHUB_EVENT_NAME: 'push',
-    GITHUB_EVENT_PATH: eventPath,
-    GITHUB_SHA: after,
-    GITHUB_REF: 'refs/heads/main',
-    GITHUB_REF_NAME: 'main',
-    GITHUB_REF_TYPE: 'branch',
-    GITHUB_REPOSITORY: 'acme/images',
-    GITHUB_SERVER_URL: 'https://github.com',
-  };
-  const error = await run(
-    {
-      command: 'build',
-      repoDir: repo.dir,
-      all: false,
-      json: false,
-      graphFormat: 'mermaid',
-      maxParallel: 3,
-    },
-    host,
-    env,
-  ).then(
-    () => undefined,
-    (caught: unknown) => caught as Error,
-  );
-  const images = JSON.parse(host.outputs.get('images') ?? '{}') as Record<string, Reported>;
-  return { error, output: lines.join(''), images };
-}
-
 describe('staged publishing with smoke tests (per-image)', () => {
   test(
     'passing tests: final tags by retag; a failing test: latest stays, staging moves, descendants skipped',
     async () => {
       const { repo, first } = await repoWith(files('staged', 'staging-tag: test'));
-      const built = await githubPush(repo, ZERO, first);
+      const built = await githubPushBuild(repo, ZERO, first, { maxParallel: 3 });
       expect(built.error).toBeUndefined();
       for (const name of ['base', 'app', 'plugin', 'web']) {
         const digest = built.images[name]?.digest;
@@ -173,7 +117,7 @@ describe('staged publishing with smoke tests (per-image)', () => {
       expect(built.output).toMatch(/promoted to main/);
 
       const second = await repo.commit('break app', { 'app/app.txt': 'broken\n' });
-      const broken = await githubPush(repo, first, second);
+      const broken = await githubPushBuild(repo, first, second, { maxParallel: 3 });
       expect(broken.error).toBeInstanceOf(UserError);
       expect(broken.error?.message).toMatch(/1 of 2 images failed: app/);
       expect(broken.error?.message).toContain('smoke test of app failed (test.run, exit 1)');
@@ -199,7 +143,9 @@ describe('atomic publishing', () => {
       const { repo, first } = await repoWith(
         files('atomic', 'staging-tag: staging\nmode: atomic', { 'app/app.txt': 'broken\n' }),
       );
-      const { error, images, output } = await githubPush(repo, ZERO, first);
+      const { error, images, output } = await githubPushBuild(repo, ZERO, first, {
+        maxParallel: 3,
+      });
       expect(error).toBeInstanceOf(UserError);
       expect(images.app?.status).toBe('failed');
       expect(images.web?.status).toBe('built');
@@ -230,13 +176,13 @@ describe('latest never goes backwards', () => {
       const older = await repo.commit('one');
       const newer = await repo.commit('two', { 'web/site/index.html': 'two\n' });
 
-      const first = await githubPush(repo, ZERO, newer);
+      const first = await githubPushBuild(repo, ZERO, newer, { maxParallel: 3 });
       expect(first.error).toBeUndefined();
       const newerDigest = first.images.web?.digest;
       expect(await digestAt('order/web', 'latest')).toBe(newerDigest);
 
       await repo.git('checkout', '-q', older);
-      const late = await githubPush(repo, ZERO, older);
+      const late = await githubPushBuild(repo, ZERO, older, { maxParallel: 3 });
       expect(late.error).toBeUndefined();
       expect(late.images.web?.status).toBe('built');
       expect(await digestAt('order/web', older)).toBe(late.images.web?.digest);

@@ -1,13 +1,12 @@
 // Variants for real: Buildah builds of a debug variant into the `-debug-` channel, each
 // child on the same variant of its parent, pushed to the distribution registry on 127.0.0.1.
-import { copyFile, writeFile } from 'node:fs/promises';
+import { copyFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { LocalHost } from '../../src/host/local.js';
-import { run } from '../../src/run.js';
 import type { TempRepo } from '../support/git-repo.js';
-import { cleanupRepos, makeRepo, tempDir } from '../support/git-repo.js';
+import { cleanupRepos, makeRepo } from '../support/git-repo.js';
 import type { TestRegistry } from '../support/registry.js';
 import { startRegistry } from '../support/registry.js';
+import { githubPushBuild } from '../support/github-build.js';
 import { inspectRegistry } from '../support/registry-inspect.js';
 
 const BUILD_TIMEOUT = 240_000;
@@ -58,64 +57,14 @@ async function repoFor(
   return { repo, sha };
 }
 
-async function githubPush(repo: TempRepo, sha: string, actor: string) {
-  const dir = await tempDir('image-builder-event-');
-  const eventPath = join(dir, 'event.json');
-  await writeFile(
-    eventPath,
-    JSON.stringify({
-      before: '0'.repeat(40),
-      after: sha,
-      repository: { default_branch: 'main', html_url: 'https://github.com/acme/images' },
-    }),
-  );
-  const lines: string[] = [];
-  const host = new LocalHost(
-    (text) => lines.push(text),
-    (text) => lines.push(text),
-  );
-  const env = {
-    PATH: process.env.PATH,
-    HOME: process.env.HOME,
-    GITHUB_ACTIONS: 'true',
-    GITHUB_EVENT_NAME: 'push',
-    GITHUB_EVENT_PATH: eventPath,
-    GITHUB_SHA: sha,
-    GITHUB_REF: 'refs/heads/main',
-    GITHUB_REF_NAME: 'main',
-    GITHUB_REF_TYPE: 'branch',
-    GITHUB_REPOSITORY: 'acme/images',
-    GITHUB_SERVER_URL: 'https://github.com',
-    GITHUB_ACTOR: actor,
-  };
-  const error = await run(
-    {
-      command: 'build',
-      repoDir: repo.dir,
-      all: false,
-      json: false,
-      graphFormat: 'mermaid',
-      maxParallel: 2,
-    },
-    host,
-    env,
-  ).then(
-    () => undefined,
-    (caught: unknown) => caught as Error,
-  );
-  const images = JSON.parse(host.outputs.get('images') ?? '{}') as Record<
-    string,
-    { status: string; digest: string; repository: string; tags: string[] }
-  >;
-  return { error, output: lines.join(''), images };
-}
-
 describe('variants built with Buildah into a real registry', () => {
   test(
     'channel stable: debug variants in the stable-debug- channel, app+debug on base+debug',
     async () => {
       const { repo, sha } = await repoFor('rel', 'stable');
-      const { error, output, images } = await githubPush(repo, sha, 'someone');
+      const { error, output, images } = await githubPushBuild(repo, '0'.repeat(40), sha, {
+        actor: 'someone',
+      });
       expect({ error, output }).toEqual({ error: undefined, output: expect.any(String) });
       expect(Object.keys(images)).toEqual(['base', 'base+debug', 'app', 'app+debug']);
       for (const name of ['base', 'app']) {
@@ -145,7 +94,9 @@ describe('variants built with Buildah into a real registry', () => {
     'channel user: an awkward user name gives kevin-rosendahl-bot- and kevin-rosendahl-bot-debug-',
     async () => {
       const { repo, sha } = await repoFor('dev', 'user');
-      const { error, output, images } = await githubPush(repo, sha, 'Kevin.Rosendahl[bot]');
+      const { error, output, images } = await githubPushBuild(repo, '0'.repeat(40), sha, {
+        actor: 'Kevin.Rosendahl[bot]',
+      });
       expect({ error, output }).toEqual({ error: undefined, output: expect.any(String) });
       expect(images['app+debug']?.repository).toBe(
         `${registry.host}/dev/kevin-rosendahl-bot-debug-app`,

@@ -1,0 +1,72 @@
+// `image-builder build` run in-process as GitHub Actions would run it for a push to main.
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { LocalHost } from '../../src/host/local.js';
+import { run } from '../../src/run.js';
+import type { TempRepo } from './git-repo.js';
+import { tempDir } from './git-repo.js';
+
+export interface ReportedImage {
+  status: string;
+  repository: string;
+  digest?: string;
+  tags: string[];
+  detail?: string;
+}
+
+export interface PushOptions {
+  maxParallel?: number;
+  actor?: string;
+}
+
+export async function githubPushBuild(
+  repo: TempRepo,
+  before: string,
+  after: string,
+  options: PushOptions = {},
+) {
+  const eventPath = join(await tempDir('image-builder-event-'), 'event.json');
+  await writeFile(
+    eventPath,
+    JSON.stringify({
+      before,
+      after,
+      repository: { default_branch: 'main', html_url: 'https://github.com/acme/images' },
+    }),
+  );
+  const lines: string[] = [];
+  const host = new LocalHost(
+    (text) => lines.push(text),
+    (text) => lines.push(text),
+  );
+  const error = await run(
+    {
+      command: 'build',
+      repoDir: repo.dir,
+      all: false,
+      json: false,
+      graphFormat: 'mermaid',
+      maxParallel: options.maxParallel ?? 2,
+    },
+    host,
+    {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      GITHUB_ACTIONS: 'true',
+      GITHUB_EVENT_NAME: 'push',
+      GITHUB_EVENT_PATH: eventPath,
+      GITHUB_SHA: after,
+      GITHUB_REF: 'refs/heads/main',
+      GITHUB_REF_NAME: 'main',
+      GITHUB_REF_TYPE: 'branch',
+      GITHUB_REPOSITORY: 'acme/images',
+      GITHUB_SERVER_URL: 'https://github.com',
+      ...(options.actor !== undefined ? { GITHUB_ACTOR: options.actor } : {}),
+    },
+  ).then(
+    () => undefined,
+    (caught: unknown) => caught as Error,
+  );
+  const images = JSON.parse(host.outputs.get('images') ?? '{}') as Record<string, ReportedImage>;
+  return { error, output: lines.join(''), outputs: host.outputs, images };
+}
