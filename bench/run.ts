@@ -3,6 +3,7 @@
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { benchScheduler } from './scheduler.js';
+import { benchNoopRerun } from './noop-rerun.js';
 import { benchPromote } from './promote.js';
 import { benchStartup } from './startup.js';
 
@@ -100,6 +101,17 @@ rows.push([
   '',
   '',
   `skopeo copy: ${promotion.skopeoSeconds.toFixed(3)} s, ${promotion.skopeoRequestsPerTag.toFixed(1)} requests/tag; ratio ${promotion.ratio.toFixed(2)}`,
+]);
+
+const noopRerun = await benchNoopRerun();
+results.noopRerun = noopRerun;
+rows.push([
+  `no-op rerun of a push, ${noopRerun.images} images (${noopRerun.rerunRequestsPerImage.toFixed(2)} requests/image, ${noopRerun.rerunWorkPerImage.toFixed(2)} without ping, ${noopRerun.rerunBlobUploads} blob uploads)`,
+  noopRerun.rerunSeconds.toFixed(3),
+  '',
+  '',
+  '',
+  `first run: ${noopRerun.firstSeconds.toFixed(3)} s, ${noopRerun.firstRequestsPerImage.toFixed(2)} requests/image; ratio ${noopRerun.ratio.toFixed(2)}`,
 ]);
 
 const startup = await benchStartup();

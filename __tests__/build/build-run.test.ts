@@ -118,6 +118,19 @@ describe('build with Buildah into a real registry', () => {
       ]);
       expect(again.app?.digest).toBe(images.app?.digest);
       expect(blobUploads()).toBe(uploads);
+
+      // A later commit that leaves the images' inputs alone reuses every build, and each
+      // still gets that commit's tag (the next job may look its parent up by it).
+      const third = await repo.commit('docs only', { 'NOTES.md': 'nothing for the images\n' });
+      const later = await githubPushBuild(repo, '0'.repeat(40), third);
+      expect(later.error).toBeUndefined();
+      for (const name of ['base', 'app', 'plugin']) {
+        expect(later.images[name]?.status).toBe('reused');
+        expect(later.images[name]?.digest).toBe(images[name]?.digest);
+        expect(later.images[name]?.tags).toEqual(expect.arrayContaining([third, 'main']));
+        expect((await manifestOf(`chain/${name}`, third))?.digest).toBe(images[name]?.digest);
+      }
+      expect(blobUploads()).toBe(uploads);
     },
     BUILD_TIMEOUT,
   );

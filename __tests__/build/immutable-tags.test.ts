@@ -1,5 +1,5 @@
 // ECR's immutable tags cannot run here (the distribution registry has no such mode): a stub
-// answers exactly as ECR does — PUT refused with TAG_INVALID, HEAD with the current digest.
+// answers exactly as ECR does — manifest PUT refused with TAG_INVALID, HEAD with the current digest.
 import { addTag } from '../../src/build/run-build.js';
 import type { RegistryClient } from '../../src/registry/client.js';
 import { RegistryError } from '../../src/registry/errors.js';
@@ -8,9 +8,17 @@ const REPO = '123456789012.dkr.ecr.eu-west-1.amazonaws.com/api';
 const SAME = `sha256:${'a'.repeat(64)}`;
 const OTHER = `sha256:${'b'.repeat(64)}`;
 
+// What addTag reads first: the image's manifest, by digest.
+const getManifest = async () => ({
+  digest: SAME,
+  mediaType: 'application/vnd.oci.image.manifest.v1+json',
+  bytes: Buffer.from('{}'),
+});
+
 function ecrLike(current: string): RegistryClient {
   return {
-    tagManifest: async () => {
+    getManifest,
+    putManifest: async () => {
       throw new RegistryError({
         method: 'PUT',
         url: `https://${REPO.replace('/', '/v2/')}/manifests/release`,
@@ -45,7 +53,8 @@ describe('tags in a repository with immutable tags', () => {
 
   test('other registry errors are not mistaken for it', async () => {
     const client = {
-      tagManifest: async () => {
+      getManifest,
+      putManifest: async () => {
         throw new RegistryError({
           method: 'PUT',
           url: 'http://127.0.0.1:5000/v2/api/manifests/x',

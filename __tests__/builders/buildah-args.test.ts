@@ -1,6 +1,11 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import {
+  BuildahBuilder,
   buildahBuildArgs,
-  buildahDigestFile,
+  buildahImageDir,
+  buildahKeepArgs,
   buildahLocalName,
   buildahPushArgs,
   buildahRemoveArgs,
@@ -8,7 +13,7 @@ import {
   type BuildahSettings,
 } from '../../src/builders/buildah.js';
 import { BuildError, formatCommand } from '../../src/builders/errors.js';
-import type { BuildRequest } from '../../src/builders/types.js';
+import type { BuildRequest, Exec } from '../../src/builders/types.js';
 import { ConfigError } from '../../src/core/errors.js';
 
 const SETTINGS: BuildahSettings = { storageDriver: 'vfs', isolation: 'chroot' };
@@ -179,43 +184,17 @@ describe('buildahBuildArgs', () => {
 });
 
 describe('buildahPushArgs', () => {
-  const digest = '/job/app/digest';
+  const imageDir = '/job/app/image';
 
   it.each<[string, Partial<BuildRequest>, string[]]>([
     [
-      'one image',
-      {},
-      [
-        '--storage-driver',
-        'vfs',
-        'push',
-        '--authfile',
-        '/run/secrets/auth.json',
-        '--digestfile',
-        digest,
-        LOCAL,
-        'docker://registry.example:5000/acme/app:abc123',
-      ],
-    ],
-    [
-      'one image, insecure',
+      'one image, into a local dir: folder (no credentials, no registry)',
       { insecure: true },
-      [
-        '--storage-driver',
-        'vfs',
-        'push',
-        '--authfile',
-        '/run/secrets/auth.json',
-        '--tls-verify=false',
-        '--digestfile',
-        digest,
-        LOCAL,
-        'docker://registry.example:5000/acme/app:abc123',
-      ],
+      ['--storage-driver', 'vfs', 'push', '--format', 'v2s2', LOCAL, `dir:${imageDir}`],
     ],
     [
       'a manifest list with every image in it, as a Docker list',
-      { platforms: ['linux/amd64', 'linux/arm64'], insecure: true },
+      { platforms: ['linux/amd64', 'linux/arm64'] },
       [
         '--storage-driver',
         'vfs',
@@ -224,21 +203,26 @@ describe('buildahPushArgs', () => {
         '--all',
         '--format',
         'v2s2',
-        '--authfile',
-        '/run/secrets/auth.json',
-        '--tls-verify=false',
-        '--digestfile',
-        digest,
         LOCAL,
-        'docker://registry.example:5000/acme/app:abc123',
+        `dir:${imageDir}`,
       ],
     ],
   ])('%s', (_name, overrides, expected) => {
-    expect(buildahPushArgs(request(overrides), SETTINGS, LOCAL, digest)).toEqual(expected);
+    expect(buildahPushArgs(request(overrides), SETTINGS, LOCAL, imageDir)).toEqual(expected);
   });
 
-  it('writes the digest into the work folder', () => {
-    expect(buildahDigestFile(request())).toBe('/job/app/digest');
+  it('writes the image into the work folder', () => {
+    expect(buildahImageDir(request())).toBe('/job/app/image');
+  });
+
+  it('keeps a pushed image by pulling its dir: copy back', () => {
+    expect(buildahKeepArgs(SETTINGS, imageDir)).toEqual([
+      '--storage-driver',
+      'vfs',
+      'pull',
+      '--quiet',
+      `dir:${imageDir}`,
+    ]);
   });
 });
 
@@ -325,5 +309,49 @@ describe('BuildError', () => {
     [[''], `buildah ''`],
   ])('formatCommand quotes %j for a shell', (args, expected) => {
     expect(formatCommand('buildah', args)).toBe(expected);
+  });
+});
+
+describe('BuildahBuilder and local storage races', () => {
+  // Recorded argv only: the real tool is exercised in buildah.test.ts.
+  async function buildWith(
+    buildResults: { exitCode: number; tail: string[] }[],
+  ): Promise<{ result: Promise<unknown>; argvs: string[][]; lines: string[] }> {
+    const workDir = await mkdtemp(join(tmpdir(), 'image-builder-race-'));
+    const argvs: string[][] = [];
+    const lines: string[] = [];
+    const exec: Exec = async (req) => {
+      argvs.push([...req.args]);
+      if (req.args.includes('build')) return buildResults.shift() ?? { exitCode: 0, tail: [] };
+      return { exitCode: 0, tail: [] };
+    };
+    const builder = new BuildahBuilder(SETTINGS, async () => `sha256:${'a'.repeat(64)}`);
+    const result = builder
+      .build(request({ workDir }), exec, (line) => lines.push(line))
+      .finally(() => rm(workDir, { recursive: true, force: true }));
+    return { result, argvs, lines };
+  }
+  const RACE = {
+    exitCode: 125,
+    tail: ['Error: checking if cached image exists from a previous build: layer not known'],
+  };
+
+  it('builds again when another build removed a layer it was looking at', async () => {
+    const { result, argvs, lines } = await buildWith([RACE, { exitCode: 0, tail: [] }]);
+    await expect(result).resolves.toEqual({ digest: `sha256:${'a'.repeat(64)}` });
+    expect(argvs.filter((args) => args.includes('build'))).toHaveLength(2);
+    expect(lines).toContain(
+      'local storage changed under the build (another image was removed): building again',
+    );
+  });
+
+  it('gives up after two more tries, and never retries a real build failure', async () => {
+    const raced = await buildWith([RACE, RACE, RACE, RACE]);
+    await expect(raced.result).rejects.toThrow(/layer not known/);
+    expect(raced.argvs.filter((args) => args.includes('build'))).toHaveLength(3);
+
+    const broken = await buildWith([{ exitCode: 1, tail: ['error: RUN exited with 2'] }]);
+    await expect(broken.result).rejects.toBeInstanceOf(BuildError);
+    expect(broken.argvs).toHaveLength(1);
   });
 });

@@ -21,16 +21,21 @@ import { pinFor, writePinnedDockerfile } from '../../src/build/pin.js';
 import {
   BuildahBuilder,
   buildahBuildArgs,
+  buildahImageDir,
+  buildahKeepArgs,
   buildahLocalName,
   buildahPushArgs,
-  buildahRemoveArgs,
   buildahSettings,
 } from '../../src/builders/buildah.js';
 import { BuildError, formatCommand } from '../../src/builders/errors.js';
 import type { BuildRequest } from '../../src/builders/types.js';
 import { analyseDockerfile } from '../../src/core/dockerfile.js';
 import { recordExec } from '../support/exec-record.js';
-import { startRegistry, type TestRegistry } from '../support/registry.js';
+import { parseReference } from '../../src/core/reference.js';
+import { RegistryClient } from '../../src/registry/client.js';
+import { staticCredentials } from '../../src/registry/credentials.js';
+import { pushDirectory } from '../../src/registry/push-directory.js';
+import { accessLog, startRegistry, type TestRegistry } from '../support/registry.js';
 
 // Each real build gets its own time limit (the config's default is 60 s).
 const BUILD_TIMEOUT = 120_000;
@@ -45,6 +50,19 @@ let authFile: string;
 let busybox: string;
 /** Set by the first test, built on by the second. */
 let parentDigest: string | undefined;
+/** Built the parent and keeps it for the child until `finish`. */
+let parentBuilder: BuildahBuilder;
+
+/** Buildah writes `dir:`; our client pushes it (what the build command wires up). */
+function builder(): BuildahBuilder {
+  const client = new RegistryClient({
+    credentials: staticCredentials({ [registry.host]: { username: USER, password: PASSWORD } }),
+  });
+  return new BuildahBuilder(SETTINGS, async (dir, reference) => {
+    const target = parseReference(reference);
+    return (await pushDirectory(client, dir, { ...target, tag: target.tag ?? 'latest' })).digest;
+  });
+}
 
 async function findOnPath(name: string): Promise<string> {
   for (const dir of (process.env.PATH ?? '').split(delimiter)) {
@@ -171,7 +189,7 @@ const PARENT_DOCKERFILE = [
 ].join('\n');
 
 test(
-  'builds, pushes with the auth file, labels the image and removes the local copy',
+  'builds, pushes through the registry client, labels the image and keeps it for children',
   async () => {
     const contextDir = await context('parent', { Dockerfile: PARENT_DOCKERFILE });
     const labels = imageLabels({
@@ -180,20 +198,24 @@ test(
       created: new Date('2024-05-01T12:00:00Z'),
       title: 'parent',
     });
-    const req = request('parent', contextDir, { labels, buildArgs: { UNUSED: 'a b=c' } });
+    const req = request('parent', contextDir, {
+      labels,
+      buildArgs: { UNUSED: 'a b=c' },
+      keepLocal: true,
+    });
     const recorder = recordExec(exec);
     const lines: string[] = [];
 
-    const { digest } = await new BuildahBuilder(SETTINGS).build(req, recorder.exec, (line) =>
-      lines.push(line),
-    );
+    parentBuilder = builder();
+    const { digest } = await parentBuilder.build(req, recorder.exec, (line) => lines.push(line));
     parentDigest = digest;
 
     const local = buildahLocalName(req);
+    const imageDir = buildahImageDir(req);
     expect(recorder.argvs()).toEqual([
       ['buildah', ...buildahBuildArgs(req, SETTINGS)],
-      ['buildah', ...buildahPushArgs(req, SETTINGS, local, join(req.workDir, 'digest'))],
-      ['buildah', ...buildahRemoveArgs(req, SETTINGS, local)[0]!],
+      ['buildah', ...buildahPushArgs(req, SETTINGS, local, imageDir)],
+      ['buildah', ...buildahKeepArgs(SETTINGS, imageDir)],
     ]);
     expect(recorder.runs.map((run) => run.result.exitCode)).toEqual([0, 0, 0]);
     expect(JSON.stringify(recorder.runs.map((run) => run.request))).not.toContain(PASSWORD);
@@ -205,7 +227,10 @@ test(
     expect(image.config.Labels).toMatchObject(labels);
     // COPY, and the two RUNs; the labels make no layer.
     expect((await manifest('test/parent', digest)).layers).toHaveLength(3);
-    expect(await existsLocally(local)).toBe(false);
+    // Kept for the child, known by the pushed digest; the dir: copy is gone.
+    expect(await existsLocally(local)).toBe(true);
+    expect(await existsLocally(`${registry.host}/test/parent@${digest}`)).toBe(true);
+    await expect(readdir(imageDir)).rejects.toThrow(/ENOENT/);
   },
   BUILD_TIMEOUT,
 );
@@ -246,7 +271,13 @@ test(
       base: baseImage(use!, pins),
     });
     const req = request('child', contextDir, { dockerfile, buildArgs, labels, workDir });
-    const { digest } = await new BuildahBuilder(SETTINGS).build(req, exec, () => undefined);
+    const logFrom = registry.log().length;
+    const { digest } = await builder().build(req, exec, () => undefined);
+    // The parent came from local storage: the registry was never asked for it.
+    const parentReads = accessLog(registry.log().slice(logFrom)).filter((entry) =>
+      entry.path.startsWith('/v2/test/parent/'),
+    );
+    expect(parentReads).toEqual([]);
 
     expect(await servedDigest('test/child', 'build-1')).toBe(digest);
     const parentLayers = (await manifest('test/parent', parent)).layers.map((l) => l.digest);
@@ -258,6 +289,10 @@ test(
       'org.opencontainers.image.base.digest': parent,
     });
     expect(await readdir(contextDir)).toEqual(before);
+
+    // The run's end removes what was kept.
+    await parentBuilder.finish(exec, () => undefined);
+    expect(await existsLocally(`${registry.host}/test/parent@${parent}`)).toBe(false);
   },
   BUILD_TIMEOUT,
 );
@@ -272,11 +307,7 @@ test(
     const req = request('multi', contextDir, { platforms: ['linux/amd64', 'linux/arm64'] });
     const recorder = recordExec(exec);
 
-    const { digest } = await new BuildahBuilder(SETTINGS).build(
-      req,
-      recorder.exec,
-      () => undefined,
-    );
+    const { digest } = await builder().build(req, recorder.exec, () => undefined);
 
     expect(await servedDigest('test/multi', 'build-1')).toBe(digest);
     const list = await manifest('test/multi', digest);
@@ -294,7 +325,7 @@ test(
     expect(argvs.slice(0, 3)).toEqual([
       ['buildah', '--storage-driver', SETTINGS.storageDriver, 'manifest', 'rm', local],
       ['buildah', ...buildahBuildArgs(req, SETTINGS)],
-      ['buildah', ...buildahPushArgs(req, SETTINGS, local, join(req.workDir, 'digest'))],
+      ['buildah', ...buildahPushArgs(req, SETTINGS, local, buildahImageDir(req))],
     ]);
     // Then the list and the two per-platform images it was made of are removed.
     const storage = ['buildah', '--storage-driver', SETTINGS.storageDriver];
@@ -326,7 +357,7 @@ test(
     const req = request('broken', contextDir, {});
     const recorder = recordExec(exec);
 
-    const error = await new BuildahBuilder(SETTINGS)
+    const error = await builder()
       .build(req, recorder.exec, () => undefined)
       .then(
         () => undefined,

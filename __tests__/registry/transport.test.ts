@@ -328,6 +328,53 @@ describe('through a faulty proxy in front of the real registry', () => {
     expect(manifestRequests(cut)).toBe(3);
   });
 
+  test('one request waits 60 s in all at most, however long Retry-After says', async () => {
+    const proxy = await faulty(Infinity, { status: 429, headers: { 'retry-after': '40' } });
+    const { client, sleeps } = clientFor();
+    await expect(client.getManifest(`${proxy.host}/acme/api:v1`)).rejects.toMatchObject({
+      status: 429,
+      attempts: 2,
+    });
+    expect(sleeps).toEqual([40_000]);
+    expect(manifestRequests(proxy)).toBe(2);
+  });
+
+  test('after 3 requests in a row fail on every try, the rest fail at once', async () => {
+    let down = true;
+    const proxy = await startProxy(registry.host, (request) =>
+      down && request.url !== '/v2/' ? { status: 503, body: '' } : 'forward',
+    );
+    proxies.push(proxy);
+    const { client } = clientFor(2);
+    const failure = (promise: Promise<unknown>): Promise<Error> =>
+      promise.then(
+        () => new Error('succeeded'),
+        (e: unknown) => e as Error,
+      );
+
+    // A success in between starts the count again.
+    for (let i = 0; i < 2; i++) await failure(client.getManifest(`${proxy.host}/acme/api:v1`));
+    down = false;
+    await client.getManifest(`${proxy.host}/acme/api:v1`);
+    down = true;
+    for (let i = 0; i < 2; i++) await failure(client.getManifest(`${proxy.host}/acme/api:v1`));
+    expect(manifestRequests(proxy)).toBe(9);
+
+    await failure(client.headManifest(`${proxy.host}/acme/api:v1`));
+    expect(manifestRequests(proxy)).toBe(11);
+    const sent = proxy.requests.length;
+    const error = await failure(client.headManifest(`${proxy.host}/acme/api:v1`));
+    expect(proxy.requests.length).toBe(sent);
+    expect(error).toBeInstanceOf(RegistryError);
+    expect(error.message).toBe(
+      `HEAD http://${proxy.host}/v2/acme/api/manifests/v1: not tried: the last 3 requests to ${proxy.host} failed after 2 tries each (last: 503 Service Unavailable)`,
+    );
+    // Other registries are not affected.
+    expect(await client.headManifest(`${registry.host}/acme/api:v1`)).toMatchObject({
+      digest: image.digest,
+    });
+  });
+
   test('every request goes through the injected fetch, counted in requestCount', async () => {
     const seen: string[] = [];
     const client = new RegistryClient({

@@ -39844,7 +39844,7 @@ exports.basename = (path, { windows } = {}) => {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _cli_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(398);
+/* harmony import */ var _cli_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(2594);
 
 process.exitCode = await (0,_cli_js__WEBPACK_IMPORTED_MODULE_0__/* .main */ .i)(process.argv.slice(2));
 
@@ -39853,7 +39853,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 398:
+/***/ 2594:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -45336,11 +45336,12 @@ async function chooseBuilder(options) {
 var external_node_crypto_ = __nccwpck_require__(7598);
 ;// CONCATENATED MODULE: ./src/builders/buildah.ts
 // Buildah backend: builds with `buildah build` (no daemon, works as root in CI containers
-// with the vfs driver and chroot isolation) and pushes with `buildah push`, or builds a
-// manifest list and pushes it with `buildah manifest push --all` for several platforms.
-// The argv of every step is a pure function of the request; BuildahBuilder only runs them.
+// with the vfs driver and chroot isolation), writes the image (or, for several platforms,
+// the manifest list with `manifest push --all`) to a local `dir:` folder and has our
+// registry client push that: Buildah 1.28 gives up on the first 5xx or 429 of a push, our
+// client retries each request. The argv of every step is a pure function of the request;
+// BuildahBuilder only runs them.
 // Flags are those of Buildah 1.28 (Debian 12), the oldest version we support.
-
 
 
 
@@ -45348,6 +45349,14 @@ var external_node_crypto_ = __nccwpck_require__(7598);
 
 const BUILDAH = 'buildah';
 const ISOLATIONS = ['chroot', 'oci', 'rootless'];
+// Builds side by side share local storage: one removing its image while another looks
+// through the layer cache makes the other fail with "layer not known". Nothing is wrong
+// with the build, so it runs again (and finds the storage settled).
+const STORAGE_RACE = /\b(layer|image) not known\b/;
+const STORAGE_RACE_RETRIES = 2;
+function isStorageRace(result) {
+    return result.exitCode !== 0 && result.tail.some((line) => STORAGE_RACE.test(line));
+}
 /** Buildah prints the ID of each image it commits on a line of its own at the end. */
 const buildah_IMAGE_ID = /^[a-f0-9]{64}$/;
 /**
@@ -45377,9 +45386,9 @@ function buildahLocalName(request) {
     const id = (0,external_node_crypto_.createHash)('sha256').update(request.workDir).digest('hex').slice(0, 12);
     return `localhost/image-builder/${name || 'image'}:${id}`;
 }
-/** Where `buildah push` writes the digest of what it pushed. */
-function buildahDigestFile(request) {
-    return (0,external_node_path_.join)(request.workDir, 'digest');
+/** Where the image is written in `dir:` format before it is pushed. */
+function buildahImageDir(request) {
+    return (0,external_node_path_.join)(request.workDir, 'image');
 }
 function isMultiPlatform(request) {
     return request.platforms.length > 1;
@@ -45431,23 +45440,30 @@ function buildahBuildArgs(request, settings) {
     args.push(...registryFlags(request), request.contextDir);
     return args;
 }
-/** `buildah push …` (one image) or `buildah manifest push --all …` (a manifest list). */
-function buildahPushArgs(request, settings, localName, digestFile) {
-    const command = isMultiPlatform(request)
-        ? // A list built from Docker-format images is still pushed as an OCI index unless told
-            // otherwise; v2s2 keeps the list and its manifests of one kind.
-            ['manifest', 'push', '--all', '--format', 'v2s2']
-        : ['push'];
+/**
+ * `buildah push … dir:` (one image) or `buildah manifest push --all … dir:` (a manifest
+ * list): the image as it will be pushed, in a local folder.
+ */
+function buildahPushArgs(request, settings, localName, imageDir) {
+    const command = isMultiPlatform(request) ? ['manifest', 'push', '--all'] : ['push'];
     return [
         '--storage-driver',
         settings.storageDriver,
         ...command,
-        ...registryFlags(request),
-        '--digestfile',
-        digestFile,
+        // Docker's formats throughout: a list built from Docker-format images is otherwise
+        // written as an OCI index.
+        '--format',
+        'v2s2',
         localName,
-        `docker://${request.pushRef}`,
+        `dir:${imageDir}`,
     ];
+}
+/**
+ * `buildah pull dir:…` of what was pushed: the local image then also answers to its pushed
+ * digest, so a child's pinned `FROM repo@sha256:…` is found in local storage, not pulled.
+ */
+function buildahKeepArgs(settings, imageDir) {
+    return ['--storage-driver', settings.storageDriver, 'pull', '--quiet', `dir:${imageDir}`];
 }
 /**
  * Removes what a build left in local storage once it is pushed: the tagged image, or the
@@ -45465,16 +45481,21 @@ function buildahRemoveArgs(request, settings, localName, imageIds = []) {
 /** Builds with Buildah and pushes to `request.pushRef`; resolves with the pushed digest. */
 class BuildahBuilder {
     settings;
+    pushDirectory;
     name = 'buildah';
-    constructor(settings = buildahSettings(process.env)) {
+    /** Local names kept for children (`keepLocal`), removed by `finish`. */
+    kept = [];
+    constructor(settings, pushDirectory) {
         this.settings = settings;
+        this.pushDirectory = pushDirectory;
     }
     async build(request, exec, log) {
         const localName = buildahLocalName(request);
-        const digestFile = buildahDigestFile(request);
+        const imageDir = buildahImageDir(request);
+        const multi = isMultiPlatform(request);
         await (0,promises_.mkdir)(request.workDir, { recursive: true });
         // A list left by an earlier attempt in this work folder would be added to, not replaced.
-        if (isMultiPlatform(request)) {
+        if (multi) {
             const [removeList] = buildahRemoveArgs(request, this.settings, localName);
             if (removeList)
                 await exec({ command: BUILDAH, args: removeList }, () => undefined);
@@ -45485,14 +45506,38 @@ class BuildahBuilder {
             if (buildah_IMAGE_ID.test(line))
                 imageIds.push(line);
         });
-        // Never read a digest written by an earlier attempt.
-        await (0,promises_.rm)(digestFile, { force: true });
-        const pushArgs = buildahPushArgs(request, this.settings, localName, digestFile);
-        await this.run(request, 'pushing', pushArgs, exec, log);
-        const digest = await readDigestFile(digestFile);
-        if (!digest) {
-            throw new Error(`pushing ${request.image} to ${request.pushRef}: buildah wrote no sha256 digest to ${digestFile}`);
+        // `dir:` refuses to write over an earlier attempt's image.
+        await (0,promises_.rm)(imageDir, { recursive: true, force: true });
+        try {
+            await this.run(request, 'pushing', buildahPushArgs(request, this.settings, localName, imageDir), exec, log);
+            const digest = await this.pushDirectory(imageDir, request.pushRef, log);
+            // A list's images are pulled back one by one by platform; only single images stay.
+            const keep = request.keepLocal === true && !multi;
+            if (keep) {
+                const pulled = await exec({ command: BUILDAH, args: buildahKeepArgs(this.settings, imageDir) }, () => undefined);
+                if (pulled.exitCode === 0)
+                    this.kept.push(localName);
+                else
+                    log(`could not keep ${request.image} in local storage: children will pull it`);
+            }
+            if (!this.kept.includes(localName)) {
+                await this.remove(request, localName, imageIds, exec, log);
+            }
+            return { digest };
         }
+        finally {
+            await (0,promises_.rm)(imageDir, { recursive: true, force: true });
+        }
+    }
+    async finish(exec, log) {
+        const storage = ['--storage-driver', this.settings.storageDriver];
+        for (const localName of this.kept.splice(0)) {
+            const result = await exec({ command: BUILDAH, args: [...storage, 'rmi', localName] }, () => undefined);
+            if (result.exitCode !== 0)
+                log(`could not remove ${localName} from local storage`);
+        }
+    }
+    async remove(request, localName, imageIds, exec, log) {
         for (const args of buildahRemoveArgs(request, this.settings, localName, imageIds)) {
             // Best effort: vfs keeps a full copy of every layer, so a long run must not keep
             // every image it pushed, but a leftover is no reason to fail a pushed build.
@@ -45502,14 +45547,20 @@ class BuildahBuilder {
                 log(`could not remove ${localName} from local storage (exit ${result.exitCode}) ${reason}`);
             }
         }
-        return { digest };
     }
     async run(request, action, args, exec, log, watch) {
         log(`$ ${formatCommand(BUILDAH, args)}`);
-        const result = await exec({ command: BUILDAH, args }, (line) => {
+        let result = await exec({ command: BUILDAH, args }, (line) => {
             watch?.(line);
             log(line);
         });
+        for (let retry = 1; retry <= STORAGE_RACE_RETRIES && isStorageRace(result); retry++) {
+            log(`local storage changed under the build (another image was removed): building again`);
+            result = await exec({ command: BUILDAH, args }, (line) => {
+                watch?.(line);
+                log(line);
+            });
+        }
         if (result.exitCode !== 0) {
             throw new BuildError({
                 image: request.image,
@@ -46121,6 +46172,8 @@ const DEFAULT_RETRY = {
     baseDelayMs: 200,
     maxDelayMs: 5_000,
     maxRetryAfterMs: 60_000,
+    maxTotalDelayMs: 60_000,
+    giveUpAfter: 3,
 };
 /** The host name of `host[:port]` / `[v6]:port`, lowercase. */
 function hostnameOf(registry) {
@@ -46213,6 +46266,8 @@ class Transport {
     pings = new Map();
     credentialCache = new Map();
     pendingTokens = new Map();
+    /** Per host: requests in a row that failed after all their tries, and the last failure. */
+    failing = new Map();
     constructor(options) {
         this.options = options;
         this.fetchFn = options.fetch ?? ((input, init) => fetch(input, init));
@@ -46398,6 +46453,20 @@ class Transport {
     /** One exchange with retries; the body is read here, so a cut body is retried too. */
     async send(method, url, headers, body) {
         const { attempts } = this.retry;
+        const host = new URL(url).host;
+        const failing = this.failing.get(host);
+        if (failing !== undefined && failing.count >= this.retry.giveUpAfter) {
+            throw new RegistryError({
+                method,
+                url,
+                reason: `not tried: the last ${failing.count} requests to ${host} failed after ${attempts} tries each (last: ${failing.last})`,
+            });
+        }
+        const gaveUp = (reason) => {
+            const count = (this.failing.get(host)?.count ?? 0) + 1;
+            this.failing.set(host, { count, last: reason });
+        };
+        let waited = 0;
         for (let attempt = 1;; attempt++) {
             let response;
             let failure;
@@ -46421,25 +46490,31 @@ class Transport {
                 };
             }
             catch (error) {
-                if (!isRetryableNetworkError(error) || attempt >= attempts) {
-                    throw new RegistryError({
-                        method,
-                        url,
-                        reason: describeNetworkError(error),
-                        attempts: attempt,
-                    });
-                }
                 failure = error;
             }
-            if (response && (!RETRYABLE_STATUS.has(response.status) || attempt >= attempts)) {
-                return response;
-            }
+            const retryable = response
+                ? RETRYABLE_STATUS.has(response.status)
+                : isRetryableNetworkError(failure);
             const retryAfter = response
                 ? parseRetryAfter(response.headers.get('retry-after'), this.now())
                 : undefined;
             const delayMs = retryAfter !== undefined
                 ? Math.min(retryAfter, this.retry.maxRetryAfterMs)
                 : backoffDelay(attempt, this.retry, this.retry.random);
+            const last = !retryable || attempt >= attempts || waited + delayMs > this.retry.maxTotalDelayMs;
+            if (last) {
+                if (response) {
+                    if (retryable)
+                        gaveUp(`${response.status} ${response.statusText}`.trim());
+                    else
+                        this.failing.delete(host);
+                    return response;
+                }
+                const reason = describeNetworkError(failure);
+                if (retryable)
+                    gaveUp(reason);
+                throw new RegistryError({ method, url, reason, attempts: attempt });
+            }
             this.options.onRetry?.({
                 method,
                 url: redactUrl(url),
@@ -46451,6 +46526,7 @@ class Transport {
                     ? { error: networkErrorCode(failure) ?? describeNetworkError(failure) }
                     : {}),
             });
+            waited += delayMs;
             await this.retry.sleep(delayMs);
         }
     }
@@ -47581,6 +47657,496 @@ function keychain(options) {
     ]);
 }
 
+;// CONCATENATED MODULE: ./src/registry/blob-upload.ts
+
+
+/** Opens an upload session; returns the absolute URL to send the blob to. */
+async function startUpload(client, to) {
+    const response = await client.transport.request({
+        method: 'POST',
+        registry: to.registry,
+        path: `/v2/${to.path}/blobs/uploads/`,
+        scopes: [pushScope(to.path)],
+    });
+    const location = response.headers.get('location');
+    if (response.status !== 202 || !location)
+        throw errorFromResponse(response);
+    return new URL(location, response.url).toString();
+}
+async function sendChunk(client, to, location, chunk, offset) {
+    const response = await client.transport.request({
+        method: 'PATCH',
+        registry: to.registry,
+        path: location,
+        scopes: [pushScope(to.path)],
+        headers: {
+            'Content-Type': 'application/octet-stream',
+            'Content-Range': `${offset}-${offset + chunk.length - 1}`,
+        },
+        body: chunk,
+    });
+    if (response.status !== 202)
+        throw errorFromResponse(response);
+    // Each answer names where the next chunk goes (the upload state may be in the URL).
+    const next = response.headers.get('location');
+    return next ? new URL(next, response.url).toString() : location;
+}
+async function finishUpload(client, to, location, digest, body) {
+    const url = new URL(location);
+    url.searchParams.set('digest', digest);
+    const response = await client.transport.request({
+        method: 'PUT',
+        registry: to.registry,
+        path: url.toString(),
+        scopes: [pushScope(to.path)],
+        headers: { 'Content-Type': 'application/octet-stream' },
+        ...(body !== undefined ? { body } : {}),
+    });
+    if (response.status !== 201 && response.status !== 204)
+        throw errorFromResponse(response);
+}
+async function cancelUpload(client, to, location) {
+    try {
+        // Otherwise the session lingers until the registry purges uploads.
+        await client.transport.request({
+            method: 'DELETE',
+            registry: to.registry,
+            path: location,
+            scopes: [pushScope(to.path)],
+        });
+    }
+    catch {
+        // best effort
+    }
+}
+
+;// CONCATENATED MODULE: ./src/promote/copy.ts
+// Moving an image's content between repositories without a daemon: what a manifest
+// references, and blob transfers — a cross-repository mount where the registry allows it
+// (distribution spec, "Mounting a blob from another repository"), else a copy streamed in
+// bounded chunks: ranged GETs (RFC 9110 §14) from the source and a chunked upload
+// (POST, PATCH with Content-Range, PUT ?digest=) to the target, so a layer is never held
+// in memory whole.
+
+
+
+
+
+
+const INDEX_TYPES = new Set([MEDIA_TYPES.ociIndex, MEDIA_TYPES.dockerManifestList]);
+// Docker's non-distributable layers: registries refuse them, and pullers fetch them from
+// their `urls` (go-containerregistry skips them the same way unless asked).
+const FOREIGN_LAYER_TYPES = new Set([
+    'application/vnd.docker.image.rootfs.foreign.diff.tar.gzip',
+    'application/vnd.oci.image.layer.nondistributable.v1.tar',
+    'application/vnd.oci.image.layer.nondistributable.v1.tar+gzip',
+    'application/vnd.oci.image.layer.nondistributable.v1.tar+zstd',
+]);
+/** 16 MiB: above the 5 MiB minimum part that S3/GCS-backed registries need, small in memory. */
+const DEFAULT_CHUNK_SIZE = 16 * 1024 * 1024;
+function descriptorsOf(value, where) {
+    if (value === undefined)
+        return [];
+    if (!Array.isArray(value))
+        throw new Error(`the manifest's ${where} is not a list`);
+    return value.map((entry, index) => {
+        const record = (typeof entry === 'object' && entry !== null ? entry : {});
+        if (typeof record.digest !== 'string' || typeof record.size !== 'number') {
+            throw new Error(`the manifest's ${where}[${index}] has no digest and size`);
+        }
+        const descriptor = { digest: record.digest, size: record.size };
+        if (typeof record.mediaType === 'string')
+            descriptor.mediaType = record.mediaType;
+        if (Array.isArray(record.urls)) {
+            descriptor.urls = record.urls.filter((url) => typeof url === 'string');
+        }
+        return descriptor;
+    });
+}
+/**
+ * Reads what a manifest references. An index or manifest list names child manifests; an
+ * image manifest names its config and layers (deduplicated, foreign layers left out).
+ * Schema 1 manifests are refused: registries no longer accept them under a new name.
+ */
+function manifestContent(manifest) {
+    let parsed;
+    try {
+        parsed = JSON.parse(manifest.bytes.toString('utf8'));
+    }
+    catch {
+        throw new Error(`the manifest (${manifest.mediaType || 'no media type'}) is not JSON`);
+    }
+    if (typeof parsed !== 'object' || parsed === null)
+        throw new Error('the manifest is not an object');
+    if (parsed.schemaVersion === 1) {
+        throw new Error('schema 1 manifests cannot be promoted to another repository');
+    }
+    const mediaType = manifest.mediaType || (typeof parsed.mediaType === 'string' ? parsed.mediaType : '');
+    if (INDEX_TYPES.has(mediaType) || (mediaType === '' && Array.isArray(parsed.manifests))) {
+        return { kind: 'index', manifests: descriptorsOf(parsed.manifests, 'manifests') };
+    }
+    const blobs = [];
+    const seen = new Set();
+    const add = (descriptor) => {
+        if (seen.has(descriptor.digest))
+            return;
+        if (descriptor.urls?.length || FOREIGN_LAYER_TYPES.has(descriptor.mediaType ?? ''))
+            return;
+        seen.add(descriptor.digest);
+        blobs.push(descriptor);
+    };
+    if (parsed.config !== undefined) {
+        for (const descriptor of descriptorsOf([parsed.config], 'config'))
+            add(descriptor);
+    }
+    for (const descriptor of descriptorsOf(parsed.layers, 'layers'))
+        add(descriptor);
+    // OCI 1.1 artifacts may carry their payload in `blobs` (the artifact manifest draft).
+    for (const descriptor of descriptorsOf(parsed.blobs, 'blobs'))
+        add(descriptor);
+    return { kind: 'image', blobs };
+}
+/**
+ * Copies one blob from `from` to `to` (any registries) and returns the bytes sent. Blobs up
+ * to `chunkSize` go in one GET and a monolithic upload (POST, PUT ?digest=); larger ones
+ * in ranged GETs, each sent on as a PATCH, so at most one chunk is in memory. The digest
+ * is computed on the way and checked before the upload is committed.
+ */
+async function copyBlob(client, from, to, blob, options = {}) {
+    const chunkSize = Math.max(1, options.chunkSize ?? DEFAULT_CHUNK_SIZE);
+    const upload = await startUpload(client, to);
+    try {
+        if (blob.size <= chunkSize) {
+            // getBlob checks the digest of what it read.
+            const bytes = await client.getBlob(from, blob.digest);
+            await finishUpload(client, to, upload, blob.digest, bytes);
+            return bytes.length;
+        }
+        const hash = (0,external_node_crypto_.createHash)(algorithmOf(blob.digest));
+        let location = upload;
+        let offset = 0;
+        let whole;
+        while (offset < blob.size) {
+            const end = Math.min(blob.size, offset + chunkSize) - 1;
+            let chunk;
+            if (whole) {
+                chunk = whole.subarray(offset, end + 1);
+            }
+            else {
+                const response = await client.transport.request({
+                    method: 'GET',
+                    registry: from.registry,
+                    path: `/v2/${from.path}/blobs/${blob.digest}`,
+                    scopes: [pullScope(from.path)],
+                    headers: { Range: `bytes=${offset}-${end}` },
+                });
+                if (response.status === 200 && offset === 0) {
+                    // The registry (or its storage) ignores Range and sent the whole blob: use it.
+                    whole = response.body;
+                    if (whole.length !== blob.size) {
+                        throw errorFromResponse(response, `expected ${blob.size} bytes, got ${whole.length}`);
+                    }
+                    chunk = whole.subarray(0, end + 1);
+                }
+                else if (response.status === 206) {
+                    chunk = response.body;
+                    if (chunk.length !== end - offset + 1) {
+                        throw errorFromResponse(response, `asked for bytes ${offset}-${end}, got ${chunk.length} bytes`);
+                    }
+                }
+                else {
+                    throw errorFromResponse(response);
+                }
+            }
+            hash.update(chunk);
+            location = await sendChunk(client, to, location, chunk, offset);
+            offset = end + 1;
+        }
+        const actual = `${algorithmOf(blob.digest)}:${hash.digest('hex')}`;
+        if (actual !== blob.digest) {
+            throw new RegistryError({
+                method: 'GET',
+                url: `${client.transport.baseUrl(from.registry)}/v2/${from.path}/blobs/${blob.digest}`,
+                reason: `blob digest mismatch: got ${actual}`,
+            });
+        }
+        await finishUpload(client, to, location, blob.digest);
+        return blob.size;
+    }
+    catch (error) {
+        await cancelUpload(client, to, upload);
+        throw error;
+    }
+}
+function algorithmOf(digest) {
+    return digest.slice(0, digest.indexOf(':'));
+}
+/**
+ * Blob transfers of one promotion run. Within a registry a blob is mounted from the
+ * source repository (one request, whether the target had it or not), falling back to a
+ * copy when the registry opens an upload instead; across registries the target is asked
+ * first (HEAD) and only a missing blob is copied. Each blob goes to each repository once
+ * per run, however many images share it (base layers).
+ */
+class BlobTransfers {
+    client;
+    options;
+    done = new Map();
+    limited;
+    constructor(client, options = {}) {
+        this.client = client;
+        this.options = options;
+        this.limited = createLimit(options.concurrency ?? 8);
+    }
+    transfer(from, to, blob) {
+        const key = `${repositoryOf(to)}@${blob.digest}`;
+        let pending = this.done.get(key);
+        if (!pending) {
+            pending = this.limited(() => this.move(from, to, blob));
+            // A failure is not remembered: another image may try again.
+            pending.catch(() => this.done.delete(key));
+            this.done.set(key, pending);
+            return pending;
+        }
+        // Another image already moved (or is moving) it: nothing to count here.
+        return pending.then(() => ({ how: 'present', bytes: 0 }));
+    }
+    async move(from, to, blob) {
+        if (from.registry === to.registry) {
+            if (await this.client.mountBlob(from, to, blob.digest))
+                return { how: 'mounted', bytes: 0 };
+        }
+        else if (await this.client.headBlob(to, blob.digest)) {
+            return { how: 'present', bytes: 0 };
+        }
+        const bytes = await copyBlob(this.client, from, to, blob, this.options);
+        return { how: 'copied', bytes };
+    }
+}
+function createLimit(concurrency) {
+    const limit = Math.max(1, Math.floor(concurrency));
+    let active = 0;
+    const waiting = [];
+    return async (work) => {
+        if (active >= limit) {
+            // The slot is handed over by the one finishing, so a newcomer cannot take it first.
+            await new Promise((resolve) => waiting.push(resolve));
+        }
+        else {
+            active++;
+        }
+        try {
+            return await work();
+        }
+        finally {
+            const next = waiting.shift();
+            if (next)
+                next();
+            else
+                active--;
+        }
+    };
+}
+
+;// CONCATENATED MODULE: ./src/registry/push-directory.ts
+// Pushes an image written in containers/image's `dir:` format (manifest.json, each blob in
+// a file named by its hex digest, an index's images as `<hex>.manifest.json`) through our
+// registry client. Builders write there locally, so a push gets the client's retries of
+// every request (Buildah 1.28 retries only network errors, not a 503 or a 429), and what is
+// pushed is exactly those bytes: the digest is known before the registry is asked.
+
+
+
+
+
+
+
+/**
+ * Where blobs already are, per registry: a blob pushed to one repository of a run is
+ * mounted into the next (one request, no bytes) instead of uploaded again.
+ */
+class BlobLocations {
+    known = new Map();
+    record(digest, where) {
+        const places = this.known.get(digest) ?? [];
+        if (!places.some((place) => sameRepository(place, where)))
+            places.push(where);
+        this.known.set(digest, places);
+    }
+    /** Other repositories of `target`'s registry that hold the blob. */
+    sourcesFor(digest, target) {
+        return (this.known.get(digest) ?? []).filter((place) => place.registry === target.registry && place.path !== target.path);
+    }
+}
+function sameRepository(a, b) {
+    return a.registry === b.registry && a.path === b.path;
+}
+const HEX_DIGEST = /^sha256:([a-f0-9]{64})$/;
+function fileOf(dir, digest, suffix = '') {
+    const hex = HEX_DIGEST.exec(digest)?.[1];
+    if (hex === undefined)
+        throw new Error(`unsupported digest ${digest} in ${dir}`);
+    return external_node_path_default().join(dir, `${hex}${suffix}`);
+}
+function push_directory_mediaTypeOf(bytes) {
+    const parsed = JSON.parse(bytes.toString('utf8'));
+    if (typeof parsed.mediaType === 'string')
+        return parsed.mediaType;
+    return Array.isArray(parsed.manifests) ? MEDIA_TYPES.ociIndex : MEDIA_TYPES.ociManifest;
+}
+/**
+ * Pushes the image in `dir` to `target` (a repository with a tag): missing blobs first,
+ * then the manifests of an index by digest, then the top manifest under the tag.
+ */
+async function pushDirectory(client, dir, target, options = {}) {
+    const counts = { uploaded: 0, mounted: 0, present: 0, bytes: 0 };
+    const top = await (0,promises_.readFile)(external_node_path_default().join(dir, 'manifest.json')).catch((error) => {
+        throw new Error(`no image to push in ${dir}: ${error.message}`);
+    });
+    const topType = push_directory_mediaTypeOf(top);
+    const content = manifestContent({ bytes: top, mediaType: topType });
+    if (content.kind === 'index') {
+        for (const child of content.manifests) {
+            const bytes = await (0,promises_.readFile)(fileOf(dir, child.digest, '.manifest.json'));
+            await pushBlobsOf(client, dir, target, bytes, push_directory_mediaTypeOf(bytes), counts, options);
+            await putExactly(client, target, child.digest, bytes, child.mediaType ?? push_directory_mediaTypeOf(bytes));
+        }
+    }
+    else {
+        await pushBlobsOf(client, dir, target, top, topType, counts, options);
+    }
+    const digest = await putExactly(client, target, target.tag, top, topType);
+    return {
+        digest,
+        blobsUploaded: counts.uploaded,
+        blobsMounted: counts.mounted,
+        blobsPresent: counts.present,
+        bytesUploaded: counts.bytes,
+    };
+}
+async function pushBlobsOf(client, dir, target, manifest, mediaType, counts, options) {
+    const content = manifestContent({ bytes: manifest, mediaType });
+    if (content.kind !== 'image')
+        throw new Error(`${dir}: an index inside an index`);
+    // Side by side; every upload ends (or is cancelled) before the error is reported.
+    const results = await Promise.allSettled(content.blobs.map((blob) => pushBlob(client, dir, target, blob, counts, options)));
+    const failed = results.find((result) => result.status === 'rejected');
+    if (failed)
+        throw failed.reason;
+}
+async function pushBlob(client, dir, target, blob, counts, options) {
+    const attempts = Math.max(1, options.blobAttempts ?? 3);
+    const stored = () => options.locations?.record(blob.digest, target);
+    for (let attempt = 1;; attempt++) {
+        // Asked on every try: a closing PUT whose answer was lost may have stored the blob.
+        if (await client.headBlob(target, blob.digest)) {
+            counts.present++;
+            stored();
+            return;
+        }
+        try {
+            for (const source of options.locations?.sourcesFor(blob.digest, target) ?? []) {
+                if (await client.mountBlob(source, target, blob.digest)) {
+                    counts.mounted++;
+                    stored();
+                    return;
+                }
+            }
+            // Read the count after the upload: blobs go side by side.
+            const sent = await uploadFile(client, target, fileOf(dir, blob.digest), blob, options);
+            counts.bytes += sent;
+            counts.uploaded++;
+            stored();
+            return;
+        }
+        catch (error) {
+            if (attempt >= attempts || !(error instanceof RegistryError))
+                throw error;
+        }
+    }
+}
+/**
+ * One upload session for a blob file: whole when it fits in a chunk, else PATCH by PATCH
+ * with only one chunk in memory. The digest is computed on the way and checked before the
+ * upload is committed, so a file changed under us is never stored under the wrong name.
+ */
+async function uploadFile(client, target, file, blob, options) {
+    const chunkSize = Math.max(1, options.chunkSize ?? DEFAULT_CHUNK_SIZE);
+    const handle = await (0,promises_.open)(file, 'r');
+    let location;
+    try {
+        const { size } = await handle.stat();
+        if (size !== blob.size) {
+            throw new Error(`${file} has ${size} bytes, the manifest says ${blob.size}`);
+        }
+        const upload = await startUpload(client, target);
+        location = upload;
+        if (size <= chunkSize) {
+            const bytes = await handle.readFile();
+            const actual = digestOf(bytes, blob.digest);
+            if (actual !== blob.digest)
+                throw new Error(`${file} has digest ${actual}, not ${blob.digest}`);
+            await finishUpload(client, target, upload, blob.digest, bytes);
+            return size;
+        }
+        const hash = (0,external_node_crypto_.createHash)('sha256');
+        for (let offset = 0; offset < size; offset += chunkSize) {
+            const chunk = Buffer.alloc(Math.min(chunkSize, size - offset));
+            await handle.read(chunk, 0, chunk.length, offset);
+            hash.update(chunk);
+            location = await sendChunk(client, target, location, chunk, offset);
+        }
+        const actual = `sha256:${hash.digest('hex')}`;
+        if (actual !== blob.digest)
+            throw new Error(`${file} has digest ${actual}, not ${blob.digest}`);
+        await finishUpload(client, target, location, blob.digest);
+        return size;
+    }
+    catch (error) {
+        // The latest location: a registry may keep the upload's state in it.
+        if (location !== undefined)
+            await cancelUpload(client, target, location);
+        throw error;
+    }
+    finally {
+        await handle.close();
+    }
+}
+/** PUTs a manifest and checks the registry stored these very bytes. */
+async function putExactly(client, target, tagOrDigest, bytes, mediaType) {
+    const expected = digestOf(bytes);
+    const stored = await client.putManifest(target, tagOrDigest, bytes, mediaType);
+    if (stored !== expected) {
+        throw new Error(`the registry stored the manifest of ${target.registry}/${target.path}:${tagOrDigest} as ${stored}, expected ${expected}`);
+    }
+    return expected;
+}
+
+;// CONCATENATED MODULE: ./src/registry/retry-tally.ts
+class RetryTally {
+    reasons = new Map();
+    count = 0;
+    /** Records a retry; returns the line to log for it. */
+    record(info) {
+        const reason = info.status !== undefined ? String(info.status) : (info.error ?? 'network error');
+        this.count++;
+        this.reasons.set(reason, (this.reasons.get(reason) ?? 0) + 1);
+        return `registry: ${info.method} ${info.url} got ${reason}; try ${info.attempt + 1} of ${info.attempts} in ${(info.delayMs / 1000).toFixed(1)} s`;
+    }
+    get total() {
+        return this.count;
+    }
+    /** `registry: 12 requests retried (503 ×5, 429 ×4, ECONNRESET ×3)`, or undefined for none. */
+    summary() {
+        if (this.count === 0)
+            return undefined;
+        const parts = [...this.reasons]
+            .sort(([a, countA], [b, countB]) => countB - countA || (a < b ? -1 : 1))
+            .map(([reason, count]) => `${reason} ×${count}`);
+        return `registry: ${this.count} request${this.count === 1 ? '' : 's'} retried (${parts.join(', ')})`;
+    }
+}
+
 ;// CONCATENATED MODULE: ./src/registry/repositories.ts
 // Before anything is pushed: do the ECR repositories exist? ECR, unlike most registries,
 // refuses a push to a repository nobody created. Missing ones are either reported all at
@@ -48279,6 +48845,92 @@ async function mayMoveTag(check) {
     check.log(`${repository}: ${tag} stays on ${revision.slice(0, 7)}: it is newer than ${sha.slice(0, 7)}`);
     return false;
 }
+// Registries have no compare-and-swap, so the check above races: an older run can check,
+// then a newer run check and write, then the older run write its image over the newer one.
+// So the newer run looks again once the others' writes have had time to land, and puts back
+// what an older run overwrote. The older run never needs to: its check sees the newer image.
+/** How long a run waits before re-reading the moving tags it wrote. */
+const SETTLE_MS = 1_000;
+/** How many times a run re-reads (and puts back) its moving tags at most. */
+const VERIFY_ROUNDS = 3;
+/** Reads where a moving tag this run wrote points now, and who put it there. */
+async function tagStateAfterWrite(written, context) {
+    const { registry, sha } = context;
+    const { repository, tag } = written;
+    let current;
+    try {
+        current = await registry.headManifest(`${repository}:${tag}`);
+    }
+    catch (error) {
+        return { state: 'unknown', reason: `unreadable: ${latest_guard_describe(error)}` };
+    }
+    if (current === undefined)
+        return { state: 'unknown', reason: 'gone' };
+    if (current.digest === written.digest)
+        return { state: 'ours' };
+    const revision = await revisionAt(registry, repository, tag).catch(() => undefined);
+    if (revision === undefined || !FULL_SHA.test(revision)) {
+        return { state: 'unknown', reason: `${current.digest} names no commit in its revision label` };
+    }
+    if (revision === sha)
+        return { state: 'same', revision };
+    // A commit missing from the local history makes git fail: then they are not related.
+    const related = (ancestor, descendant) => context.isAncestor(ancestor, descendant).catch(() => false);
+    if (await related(revision, sha))
+        return { state: 'older', revision };
+    if (await related(sha, revision))
+        return { state: 'newer', revision };
+    return {
+        state: 'unknown',
+        revision,
+        reason: `${revision.slice(0, 7)} is not related to ${sha.slice(0, 7)}`,
+    };
+}
+const wait = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+/**
+ * After this run wrote its moving tags: waits `settleMs`, re-reads each, and puts back the
+ * ones an older run overwrote; again (up to `rounds`) while it had to put one back, in case
+ * a third, slower run was still writing.
+ */
+async function verifyMovingTags(written, options) {
+    const { log, sha } = options;
+    const settleMs = options.settleMs ?? SETTLE_MS;
+    const rounds = options.rounds ?? VERIFY_ROUNDS;
+    const sleep = options.sleep ?? wait;
+    const results = written.map((tag) => ({ ...tag, state: 'ours', restored: 0 }));
+    let pending = results;
+    for (let round = 1; round <= rounds && pending.length > 0; round += 1) {
+        await sleep(settleMs);
+        const states = await Promise.all(pending.map((tag) => tagStateAfterWrite(tag, options)));
+        const again = [];
+        for (const [index, tag] of pending.entries()) {
+            const found = states[index];
+            tag.state = found.state;
+            const name = `${tag.repository}: ${tag.tag}`;
+            const revision = found.revision?.slice(0, 7) ?? '';
+            if (found.state === 'older') {
+                log(`${name} was moved back to ${revision} by an older run; moving it to ${sha.slice(0, 7)} again`);
+                await options.write({ repository: tag.repository, tag: tag.tag, digest: tag.digest });
+                tag.restored += 1;
+                again.push(tag);
+            }
+            else if (found.state === 'newer') {
+                log(`${name} is now on ${revision}, newer than ${sha.slice(0, 7)}: it stays there`);
+            }
+            else if (found.state === 'unknown') {
+                log(`${name} changed after this run wrote it (${found.reason ?? 'unknown'}): left as is`);
+            }
+        }
+        pending = again;
+    }
+    for (const tag of pending) {
+        log(`${tag.repository}: ${tag.tag} was overwritten by older runs ${tag.restored} times; put back, not checked again`);
+    }
+    return results;
+}
+function latest_guard_describe(error) {
+    return error instanceof Error ? error.message : String(error);
+}
 
 ;// CONCATENATED MODULE: ./src/build/pin.ts
 // A child must be built on the parent pushed moments ago, not on whatever its tag names in
@@ -48608,6 +49260,7 @@ async function runSmokeTest(request, exec, log) {
 
 
 
+
 /** Tag that records what went into a build, so an identical build is found, not redone. */
 const CONTENT_TAG_PREFIX = 'src-';
 function hostOf(repository) {
@@ -48760,20 +49413,24 @@ async function buildOne(image, env, parents, log, deferred) {
             authFile: env.authFile,
             insecure: env.insecure(hostOf(image.repository)),
             workDir,
+            keepLocal: hasChildren(image, plan),
         }, env.exec, log);
         digest = result.digest;
         status = 'built';
         log(`pushed ${image.repository}:${immutable} (${digest})`);
     }
     // The content tag and the run's fixed tags go on now; moving tags wait for the whole run.
-    const tags = [immutable];
+    // A build was pushed under its immutable tag; a reused one is found by its content tag,
+    // and still needs this commit's tags.
+    const tags = status === 'built' ? [immutable] : [contentTag];
     const later = new Set(movingTags(image, plan));
     const staging = env.publish?.stagingTag;
     const now = staging === undefined ? [contentTag, ...image.tags] : [contentTag, staging];
+    const writeTag = tagWriter(registry, image.repository, digest);
     for (const tag of now) {
         if (tags.includes(tag) || later.has(tag))
             continue;
-        await addTag(registry, image.repository, digest, tag);
+        await writeTag(tag);
         tags.push(tag);
     }
     if (staging !== undefined) {
@@ -48800,15 +49457,13 @@ async function buildOne(image, env, parents, log, deferred) {
         }
         else {
             for (const tag of finals) {
-                await addTag(registry, image.repository, digest, tag);
+                await writeTag(tag);
                 tags.push(tag);
             }
             if (finals.length > 0)
                 log(`promoted to ${finals.join(', ')}`);
         }
     }
-    if (status === 'reused' && !tags.includes(contentTag))
-        tags.push(contentTag);
     return {
         name: image.name,
         status,
@@ -48819,18 +49474,38 @@ async function buildOne(image, env, parents, log, deferred) {
     };
 }
 /**
- * Points `tag` at `digest` through the registry API. In a repository with immutable tags
- * (ECR), a tag that already points at this digest is success; at another, a clear error.
+ * Puts tags on one image through the registry API: its manifest is read once, then each
+ * tag is one PUT of those bytes. In a repository with immutable tags (ECR), a tag that
+ * already points at this digest is success; at another, a clear error.
  */
-async function addTag(registry, repository, digest, tag) {
-    try {
-        await registry.tagManifest(`${repository}@${digest}`, tag);
-    }
-    catch (error) {
-        if (!isImmutableTagError(error))
+function tagWriter(registry, repository, digest) {
+    let manifest;
+    return async (tag) => {
+        manifest ??= registry.getManifest(`${repository}@${digest}`);
+        const { bytes, mediaType } = await manifest.catch((error) => {
+            manifest = undefined;
             throw error;
-        await confirmImmutableTag(registry, repository, tag, digest);
-    }
+        });
+        try {
+            const stored = await registry.putManifest(repository, tag, bytes, mediaType);
+            if (stored !== digest) {
+                throw new errors_UserError(`${repository}:${tag}: the registry stored ${stored}, not ${digest}`);
+            }
+        }
+        catch (error) {
+            if (!isImmutableTagError(error))
+                throw error;
+            await confirmImmutableTag(registry, repository, tag, digest);
+        }
+    };
+}
+/** Points `tag` at `digest` (see tagWriter). */
+async function addTag(registry, repository, digest, tag) {
+    await tagWriter(registry, repository, digest)(tag);
+}
+/** Whether an image of this run is built on `image`, which then stays in local storage. */
+function hasChildren(image, plan) {
+    return plan.images.some((other) => other.rebuiltParents.includes(image.name));
 }
 function run_build_describeError(error) {
     return error instanceof Error ? error.message : String(error);
@@ -48918,9 +49593,17 @@ async function runBuild(env) {
         };
     });
     const ok = images.every((image) => image.status === 'built' || image.status === 'reused');
+    // What builders kept in local storage for children goes now that no build needs it.
+    const used = new Set(plan.images.map((image) => env.builderFor(image)));
+    for (const builder of used)
+        await builder.finish?.(env.exec, env.log);
     // A failed run never moves latest: consumers of latest get a consistent set or the old one.
     // In atomic mode the same holds for every final tag.
     const heldBack = [];
+    // Moving tags this run wrote, with the outcome that lists them.
+    const written = [];
+    const writtenBy = [];
+    const { isAncestor } = env;
     for (const image of plan.images) {
         const outcome = images.find((candidate) => candidate.name === image.name);
         for (const tag of deferred.get(image.name) ?? []) {
@@ -48936,7 +49619,6 @@ async function runBuild(env) {
                 heldBack.push(`${image.repository}:${tag}`);
                 continue;
             }
-            const { isAncestor } = env;
             const move = isAncestor === undefined ||
                 (await mayMoveTag({
                     registry: env.registry,
@@ -48951,6 +49633,27 @@ async function runBuild(env) {
                 continue;
             await addTag(env.registry, image.repository, outcome.digest, tag);
             outcome.tags.push(tag);
+            written.push({ repository: image.repository, tag, digest: outcome.digest });
+            writtenBy.push(outcome);
+        }
+    }
+    // The check above and the write are two requests: an older run may have written in
+    // between. Look again once such writes have landed, and put back what it overwrote.
+    if (written.length > 0 && isAncestor !== undefined) {
+        const verified = await verifyMovingTags(written, {
+            registry: env.registry,
+            sha: plan.event.sha,
+            isAncestor,
+            log: env.log,
+            write: (tag) => addTag(env.registry, tag.repository, tag.digest, tag.tag),
+            ...(env.movingTagSettleMs !== undefined ? { settleMs: env.movingTagSettleMs } : {}),
+        });
+        // A newer run's image holds the tag now: it is not this run's any more.
+        for (const [index, tag] of verified.entries()) {
+            const outcome = writtenBy[index];
+            if (tag.state === 'newer' && outcome) {
+                outcome.tags = outcome.tags.filter((name) => name !== tag.tag);
+            }
         }
     }
     return { images, heldBack, ok };
@@ -48959,6 +49662,8 @@ async function runBuild(env) {
 ;// CONCATENATED MODULE: ./src/build/build-command.ts
 // The effects around a build: credentials in a private file, a scratch folder, the
 // registry client and the builders; all removed at the end, also on failure or signal.
+
+
 
 
 
@@ -48992,8 +49697,17 @@ async function chooseBuilders(images, config, env, execute, registry, host) {
     const backend = (name) => {
         let builder = backends.get(name);
         if (builder === undefined) {
-            if (name === 'buildah')
-                builder = new BuildahBuilder(buildahSettings(env));
+            if (name === 'buildah') {
+                const locations = new BlobLocations();
+                builder = new BuildahBuilder(buildahSettings(env), async (dir, reference, log) => {
+                    const target = reference_parseReference(reference);
+                    if (target.tag === undefined)
+                        throw new Error(`${reference} names no tag to push to`);
+                    const pushed = await pushDirectory(registry, dir, { ...target, tag: target.tag }, { locations });
+                    log(`${reference}: ${pushed.blobsUploaded} blob(s) uploaded (${(pushed.bytesUploaded / 1e6).toFixed(1)} MB), ${pushed.blobsMounted} mounted, ${pushed.blobsPresent} already there`);
+                    return pushed.digest;
+                });
+            }
             else if (name === 'buildx') {
                 builder = new BuildxBuilder(buildxSettings(env, {
                     cache: config.cache,
@@ -49108,11 +49822,22 @@ function registryAccess(repositories, config, settings, host, env) {
         ...(ecr ? { ecr } : {}),
     });
     const insecure = insecureFor(config.registries);
+    const retries = new RetryTally();
     return {
         credentials,
-        client: new RegistryClient({ credentials, insecure }),
+        client: new RegistryClient({
+            credentials,
+            insecure,
+            onRetry: (info) => host.info(retries.record(info)),
+        }),
         insecure,
-        close: () => ecr?.destroy(),
+        retries,
+        close: () => {
+            const summary = retries.summary();
+            if (summary !== undefined)
+                host.info(summary);
+            ecr?.destroy();
+        },
     };
 }
 /** Seed 000's "confirm the repositories line up": every ECR target exists, or is created. */
@@ -50003,291 +50728,6 @@ function gitlabChildPipeline(plan, options) {
         };
     }
     return (0,dist/* stringify */.As)(document, { lineWidth: 0 });
-}
-
-;// CONCATENATED MODULE: ./src/promote/copy.ts
-// Moving an image's content between repositories without a daemon: what a manifest
-// references, and blob transfers — a cross-repository mount where the registry allows it
-// (distribution spec, "Mounting a blob from another repository"), else a copy streamed in
-// bounded chunks: ranged GETs (RFC 9110 §14) from the source and a chunked upload
-// (POST, PATCH with Content-Range, PUT ?digest=) to the target, so a layer is never held
-// in memory whole.
-
-
-
-
-
-const INDEX_TYPES = new Set([MEDIA_TYPES.ociIndex, MEDIA_TYPES.dockerManifestList]);
-// Docker's non-distributable layers: registries refuse them, and pullers fetch them from
-// their `urls` (go-containerregistry skips them the same way unless asked).
-const FOREIGN_LAYER_TYPES = new Set([
-    'application/vnd.docker.image.rootfs.foreign.diff.tar.gzip',
-    'application/vnd.oci.image.layer.nondistributable.v1.tar',
-    'application/vnd.oci.image.layer.nondistributable.v1.tar+gzip',
-    'application/vnd.oci.image.layer.nondistributable.v1.tar+zstd',
-]);
-/** 16 MiB: above the 5 MiB minimum part that S3/GCS-backed registries need, small in memory. */
-const DEFAULT_CHUNK_SIZE = 16 * 1024 * 1024;
-function descriptorsOf(value, where) {
-    if (value === undefined)
-        return [];
-    if (!Array.isArray(value))
-        throw new Error(`the manifest's ${where} is not a list`);
-    return value.map((entry, index) => {
-        const record = (typeof entry === 'object' && entry !== null ? entry : {});
-        if (typeof record.digest !== 'string' || typeof record.size !== 'number') {
-            throw new Error(`the manifest's ${where}[${index}] has no digest and size`);
-        }
-        const descriptor = { digest: record.digest, size: record.size };
-        if (typeof record.mediaType === 'string')
-            descriptor.mediaType = record.mediaType;
-        if (Array.isArray(record.urls)) {
-            descriptor.urls = record.urls.filter((url) => typeof url === 'string');
-        }
-        return descriptor;
-    });
-}
-/**
- * Reads what a manifest references. An index or manifest list names child manifests; an
- * image manifest names its config and layers (deduplicated, foreign layers left out).
- * Schema 1 manifests are refused: registries no longer accept them under a new name.
- */
-function manifestContent(manifest) {
-    let parsed;
-    try {
-        parsed = JSON.parse(manifest.bytes.toString('utf8'));
-    }
-    catch {
-        throw new Error(`the manifest (${manifest.mediaType || 'no media type'}) is not JSON`);
-    }
-    if (typeof parsed !== 'object' || parsed === null)
-        throw new Error('the manifest is not an object');
-    if (parsed.schemaVersion === 1) {
-        throw new Error('schema 1 manifests cannot be promoted to another repository');
-    }
-    const mediaType = manifest.mediaType || (typeof parsed.mediaType === 'string' ? parsed.mediaType : '');
-    if (INDEX_TYPES.has(mediaType) || (mediaType === '' && Array.isArray(parsed.manifests))) {
-        return { kind: 'index', manifests: descriptorsOf(parsed.manifests, 'manifests') };
-    }
-    const blobs = [];
-    const seen = new Set();
-    const add = (descriptor) => {
-        if (seen.has(descriptor.digest))
-            return;
-        if (descriptor.urls?.length || FOREIGN_LAYER_TYPES.has(descriptor.mediaType ?? ''))
-            return;
-        seen.add(descriptor.digest);
-        blobs.push(descriptor);
-    };
-    if (parsed.config !== undefined) {
-        for (const descriptor of descriptorsOf([parsed.config], 'config'))
-            add(descriptor);
-    }
-    for (const descriptor of descriptorsOf(parsed.layers, 'layers'))
-        add(descriptor);
-    // OCI 1.1 artifacts may carry their payload in `blobs` (the artifact manifest draft).
-    for (const descriptor of descriptorsOf(parsed.blobs, 'blobs'))
-        add(descriptor);
-    return { kind: 'image', blobs };
-}
-/**
- * Copies one blob from `from` to `to` (any registries) and returns the bytes sent. Blobs up
- * to `chunkSize` go in one GET and a monolithic upload (POST, PUT ?digest=); larger ones
- * in ranged GETs, each sent on as a PATCH, so at most one chunk is in memory. The digest
- * is computed on the way and checked before the upload is committed.
- */
-async function copyBlob(client, from, to, blob, options = {}) {
-    const chunkSize = Math.max(1, options.chunkSize ?? DEFAULT_CHUNK_SIZE);
-    const upload = await startUpload(client, to);
-    try {
-        if (blob.size <= chunkSize) {
-            // getBlob checks the digest of what it read.
-            const bytes = await client.getBlob(from, blob.digest);
-            await finishUpload(client, to, upload, blob.digest, bytes);
-            return bytes.length;
-        }
-        const hash = (0,external_node_crypto_.createHash)(algorithmOf(blob.digest));
-        let location = upload;
-        let offset = 0;
-        let whole;
-        while (offset < blob.size) {
-            const end = Math.min(blob.size, offset + chunkSize) - 1;
-            let chunk;
-            if (whole) {
-                chunk = whole.subarray(offset, end + 1);
-            }
-            else {
-                const response = await client.transport.request({
-                    method: 'GET',
-                    registry: from.registry,
-                    path: `/v2/${from.path}/blobs/${blob.digest}`,
-                    scopes: [pullScope(from.path)],
-                    headers: { Range: `bytes=${offset}-${end}` },
-                });
-                if (response.status === 200 && offset === 0) {
-                    // The registry (or its storage) ignores Range and sent the whole blob: use it.
-                    whole = response.body;
-                    if (whole.length !== blob.size) {
-                        throw errorFromResponse(response, `expected ${blob.size} bytes, got ${whole.length}`);
-                    }
-                    chunk = whole.subarray(0, end + 1);
-                }
-                else if (response.status === 206) {
-                    chunk = response.body;
-                    if (chunk.length !== end - offset + 1) {
-                        throw errorFromResponse(response, `asked for bytes ${offset}-${end}, got ${chunk.length} bytes`);
-                    }
-                }
-                else {
-                    throw errorFromResponse(response);
-                }
-            }
-            hash.update(chunk);
-            location = await sendChunk(client, to, location, chunk, offset);
-            offset = end + 1;
-        }
-        const actual = `${algorithmOf(blob.digest)}:${hash.digest('hex')}`;
-        if (actual !== blob.digest) {
-            throw new RegistryError({
-                method: 'GET',
-                url: `${client.transport.baseUrl(from.registry)}/v2/${from.path}/blobs/${blob.digest}`,
-                reason: `blob digest mismatch: got ${actual}`,
-            });
-        }
-        await finishUpload(client, to, location, blob.digest);
-        return blob.size;
-    }
-    catch (error) {
-        await cancelUpload(client, to, upload);
-        throw error;
-    }
-}
-function algorithmOf(digest) {
-    return digest.slice(0, digest.indexOf(':'));
-}
-async function startUpload(client, to) {
-    const response = await client.transport.request({
-        method: 'POST',
-        registry: to.registry,
-        path: `/v2/${to.path}/blobs/uploads/`,
-        scopes: [pushScope(to.path)],
-    });
-    const location = response.headers.get('location');
-    if (response.status !== 202 || !location)
-        throw errorFromResponse(response);
-    return new URL(location, response.url).toString();
-}
-async function sendChunk(client, to, location, chunk, offset) {
-    const response = await client.transport.request({
-        method: 'PATCH',
-        registry: to.registry,
-        path: location,
-        scopes: [pushScope(to.path)],
-        headers: {
-            'Content-Type': 'application/octet-stream',
-            'Content-Range': `${offset}-${offset + chunk.length - 1}`,
-        },
-        body: chunk,
-    });
-    if (response.status !== 202)
-        throw errorFromResponse(response);
-    // Each answer names where the next chunk goes (the upload state may be in the URL).
-    const next = response.headers.get('location');
-    return next ? new URL(next, response.url).toString() : location;
-}
-async function finishUpload(client, to, location, digest, body) {
-    const url = new URL(location);
-    url.searchParams.set('digest', digest);
-    const response = await client.transport.request({
-        method: 'PUT',
-        registry: to.registry,
-        path: url.toString(),
-        scopes: [pushScope(to.path)],
-        headers: { 'Content-Type': 'application/octet-stream' },
-        ...(body !== undefined ? { body } : {}),
-    });
-    if (response.status !== 201 && response.status !== 204)
-        throw errorFromResponse(response);
-}
-async function cancelUpload(client, to, location) {
-    try {
-        // Otherwise the session lingers until the registry purges uploads.
-        await client.transport.request({
-            method: 'DELETE',
-            registry: to.registry,
-            path: location,
-            scopes: [pushScope(to.path)],
-        });
-    }
-    catch {
-        // best effort
-    }
-}
-/**
- * Blob transfers of one promotion run. Within a registry a blob is mounted from the
- * source repository (one request, whether the target had it or not), falling back to a
- * copy when the registry opens an upload instead; across registries the target is asked
- * first (HEAD) and only a missing blob is copied. Each blob goes to each repository once
- * per run, however many images share it (base layers).
- */
-class BlobTransfers {
-    client;
-    options;
-    done = new Map();
-    limited;
-    constructor(client, options = {}) {
-        this.client = client;
-        this.options = options;
-        this.limited = createLimit(options.concurrency ?? 8);
-    }
-    transfer(from, to, blob) {
-        const key = `${repositoryOf(to)}@${blob.digest}`;
-        let pending = this.done.get(key);
-        if (!pending) {
-            pending = this.limited(() => this.move(from, to, blob));
-            // A failure is not remembered: another image may try again.
-            pending.catch(() => this.done.delete(key));
-            this.done.set(key, pending);
-            return pending;
-        }
-        // Another image already moved (or is moving) it: nothing to count here.
-        return pending.then(() => ({ how: 'present', bytes: 0 }));
-    }
-    async move(from, to, blob) {
-        if (from.registry === to.registry) {
-            if (await this.client.mountBlob(from, to, blob.digest))
-                return { how: 'mounted', bytes: 0 };
-        }
-        else if (await this.client.headBlob(to, blob.digest)) {
-            return { how: 'present', bytes: 0 };
-        }
-        const bytes = await copyBlob(this.client, from, to, blob, this.options);
-        return { how: 'copied', bytes };
-    }
-}
-function createLimit(concurrency) {
-    const limit = Math.max(1, Math.floor(concurrency));
-    let active = 0;
-    const waiting = [];
-    return async (work) => {
-        if (active >= limit) {
-            // The slot is handed over by the one finishing, so a newcomer cannot take it first.
-            await new Promise((resolve) => waiting.push(resolve));
-        }
-        else {
-            active++;
-        }
-        try {
-            return await work();
-        }
-        finally {
-            const next = waiting.shift();
-            if (next)
-                next();
-            else
-                active--;
-        }
-    };
 }
 
 ;// CONCATENATED MODULE: ./src/promote/promote.ts

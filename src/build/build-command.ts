@@ -24,6 +24,8 @@ import { writeAuthFile } from '../registry/credentials.js';
 import { ecrClients, ecrCredentials, isEcrHost } from '../registry/ecr.js';
 import { isEcrPublic } from '../registry/ecr-public.js';
 import { keychain } from '../registry/keychain.js';
+import { BlobLocations, pushDirectory } from '../registry/push-directory.js';
+import { RetryTally } from '../registry/retry-tally.js';
 import { checkRepositories } from '../registry/repositories.js';
 import type { BuildOutcome } from './run-build.js';
 import { runBuild, tagResolver } from './run-build.js';
@@ -55,8 +57,23 @@ async function chooseBuilders(
   const backend = (name: Exclude<BuilderName, 'auto'>): Builder => {
     let builder = backends.get(name);
     if (builder === undefined) {
-      if (name === 'buildah') builder = new BuildahBuilder(buildahSettings(env));
-      else if (name === 'buildx') {
+      if (name === 'buildah') {
+        const locations = new BlobLocations();
+        builder = new BuildahBuilder(buildahSettings(env), async (dir, reference, log) => {
+          const target = parseReference(reference);
+          if (target.tag === undefined) throw new Error(`${reference} names no tag to push to`);
+          const pushed = await pushDirectory(
+            registry,
+            dir,
+            { ...target, tag: target.tag },
+            { locations },
+          );
+          log(
+            `${reference}: ${pushed.blobsUploaded} blob(s) uploaded (${(pushed.bytesUploaded / 1e6).toFixed(1)} MB), ${pushed.blobsMounted} mounted, ${pushed.blobsPresent} already there`,
+          );
+          return pushed.digest;
+        });
+      } else if (name === 'buildx') {
         builder = new BuildxBuilder(
           buildxSettings(env, {
             cache: config.cache,
@@ -155,6 +172,8 @@ export interface RegistryAccess {
   credentials: CredentialStore;
   client: RegistryClient;
   insecure: (host: string) => boolean;
+  /** Retried requests so far; `close` logs their total. */
+  retries: RetryTally;
   close(): void;
 }
 
@@ -186,11 +205,21 @@ export function registryAccess(
     ...(ecr ? { ecr } : {}),
   });
   const insecure = insecureFor(config.registries);
+  const retries = new RetryTally();
   return {
     credentials,
-    client: new RegistryClient({ credentials, insecure }),
+    client: new RegistryClient({
+      credentials,
+      insecure,
+      onRetry: (info) => host.info(retries.record(info)),
+    }),
     insecure,
-    close: () => ecr?.destroy(),
+    retries,
+    close: () => {
+      const summary = retries.summary();
+      if (summary !== undefined) host.info(summary);
+      ecr?.destroy();
+    },
   };
 }
 

@@ -14,10 +14,12 @@ import { parseReference, repositoryOf } from '../core/reference.js';
 import { MOVING_TAG_RULES } from '../core/tags.js';
 import { plainImageName } from '../core/variants.js';
 import type { DockerfileInfo, PublishConfig } from '../core/types.js';
-import type { RegistryClient } from '../registry/client.js';
+import type { Manifest, RegistryClient } from '../registry/client.js';
 import { confirmImmutableTag, isImmutableTagError } from '../registry/ecr.js';
+import { UserError } from '../core/errors.js';
 import { contentKey } from './content-key.js';
-import { mayMoveTag } from './latest-guard.js';
+import { mayMoveTag, verifyMovingTags } from './latest-guard.js';
+import type { WrittenTag } from './latest-guard.js';
 import { baseImage, finalBase, imageLabels } from './labels.js';
 import { pinFor, writePinnedDockerfile } from './pin.js';
 import type { Pins } from './pin.js';
@@ -71,6 +73,8 @@ export interface BuildEnvironment {
   buildahSettings?: () => BuildahSettings;
   /** `git merge-base --is-ancestor`: keeps moving tags from going back to an older commit. */
   isAncestor?: (ancestor: string, descendant: string) => Promise<boolean>;
+  /** How long to wait before re-reading the moving tags written (ms; default 1 s). */
+  movingTagSettleMs?: number;
 }
 
 function hostOf(repository: string): string {
@@ -237,6 +241,7 @@ async function buildOne(
         authFile: env.authFile,
         insecure: env.insecure(hostOf(image.repository)),
         workDir,
+        keepLocal: hasChildren(image, plan),
       },
       env.exec,
       log,
@@ -247,13 +252,16 @@ async function buildOne(
   }
 
   // The content tag and the run's fixed tags go on now; moving tags wait for the whole run.
-  const tags = [immutable];
+  // A build was pushed under its immutable tag; a reused one is found by its content tag,
+  // and still needs this commit's tags.
+  const tags = status === 'built' ? [immutable] : [contentTag];
   const later = new Set(movingTags(image, plan));
   const staging = env.publish?.stagingTag;
   const now = staging === undefined ? [contentTag, ...image.tags] : [contentTag, staging];
+  const writeTag = tagWriter(registry, image.repository, digest);
   for (const tag of now) {
     if (tags.includes(tag) || later.has(tag)) continue;
-    await addTag(registry, image.repository, digest, tag);
+    await writeTag(tag);
     tags.push(tag);
   }
   if (staging !== undefined) {
@@ -283,13 +291,12 @@ async function buildOne(
       deferred.set(image.name, finals);
     } else {
       for (const tag of finals) {
-        await addTag(registry, image.repository, digest, tag);
+        await writeTag(tag);
         tags.push(tag);
       }
       if (finals.length > 0) log(`promoted to ${finals.join(', ')}`);
     }
   }
-  if (status === 'reused' && !tags.includes(contentTag)) tags.push(contentTag);
   return {
     name: image.name,
     status,
@@ -301,21 +308,47 @@ async function buildOne(
 }
 
 /**
- * Points `tag` at `digest` through the registry API. In a repository with immutable tags
- * (ECR), a tag that already points at this digest is success; at another, a clear error.
+ * Puts tags on one image through the registry API: its manifest is read once, then each
+ * tag is one PUT of those bytes. In a repository with immutable tags (ECR), a tag that
+ * already points at this digest is success; at another, a clear error.
  */
+export function tagWriter(
+  registry: RegistryClient,
+  repository: string,
+  digest: string,
+): (tag: string) => Promise<void> {
+  let manifest: Promise<Manifest> | undefined;
+  return async (tag) => {
+    manifest ??= registry.getManifest(`${repository}@${digest}`);
+    const { bytes, mediaType } = await manifest.catch((error: unknown) => {
+      manifest = undefined;
+      throw error;
+    });
+    try {
+      const stored = await registry.putManifest(repository, tag, bytes, mediaType);
+      if (stored !== digest) {
+        throw new UserError(`${repository}:${tag}: the registry stored ${stored}, not ${digest}`);
+      }
+    } catch (error) {
+      if (!isImmutableTagError(error)) throw error;
+      await confirmImmutableTag(registry, repository, tag, digest);
+    }
+  };
+}
+
+/** Points `tag` at `digest` (see tagWriter). */
 export async function addTag(
   registry: RegistryClient,
   repository: string,
   digest: string,
   tag: string,
 ): Promise<void> {
-  try {
-    await registry.tagManifest(`${repository}@${digest}`, tag);
-  } catch (error) {
-    if (!isImmutableTagError(error)) throw error;
-    await confirmImmutableTag(registry, repository, tag, digest);
-  }
+  await tagWriter(registry, repository, digest)(tag);
+}
+
+/** Whether an image of this run is built on `image`, which then stays in local storage. */
+function hasChildren(image: PlannedImage, plan: Plan): boolean {
+  return plan.images.some((other) => other.rebuiltParents.includes(image.name));
 }
 
 function describeError(error: unknown): string {
@@ -413,10 +446,17 @@ export async function runBuild(env: BuildEnvironment): Promise<BuildOutcome> {
     };
   });
   const ok = images.every((image) => image.status === 'built' || image.status === 'reused');
+  // What builders kept in local storage for children goes now that no build needs it.
+  const used = new Set(plan.images.map((image) => env.builderFor(image)));
+  for (const builder of used) await builder.finish?.(env.exec, env.log);
 
   // A failed run never moves latest: consumers of latest get a consistent set or the old one.
   // In atomic mode the same holds for every final tag.
   const heldBack: string[] = [];
+  // Moving tags this run wrote, with the outcome that lists them.
+  const written: WrittenTag[] = [];
+  const writtenBy: ImageOutcome[] = [];
+  const { isAncestor } = env;
   for (const image of plan.images) {
     const outcome = images.find((candidate) => candidate.name === image.name) as ImageOutcome;
     for (const tag of deferred.get(image.name) ?? []) {
@@ -432,7 +472,6 @@ export async function runBuild(env: BuildEnvironment): Promise<BuildOutcome> {
         heldBack.push(`${image.repository}:${tag}`);
         continue;
       }
-      const { isAncestor } = env;
       const move =
         isAncestor === undefined ||
         (await mayMoveTag({
@@ -447,6 +486,27 @@ export async function runBuild(env: BuildEnvironment): Promise<BuildOutcome> {
       if (!move) continue;
       await addTag(env.registry, image.repository, outcome.digest, tag);
       outcome.tags.push(tag);
+      written.push({ repository: image.repository, tag, digest: outcome.digest });
+      writtenBy.push(outcome);
+    }
+  }
+  // The check above and the write are two requests: an older run may have written in
+  // between. Look again once such writes have landed, and put back what it overwrote.
+  if (written.length > 0 && isAncestor !== undefined) {
+    const verified = await verifyMovingTags(written, {
+      registry: env.registry,
+      sha: plan.event.sha,
+      isAncestor,
+      log: env.log,
+      write: (tag) => addTag(env.registry, tag.repository, tag.digest, tag.tag),
+      ...(env.movingTagSettleMs !== undefined ? { settleMs: env.movingTagSettleMs } : {}),
+    });
+    // A newer run's image holds the tag now: it is not this run's any more.
+    for (const [index, tag] of verified.entries()) {
+      const outcome = writtenBy[index];
+      if (tag.state === 'newer' && outcome) {
+        outcome.tags = outcome.tags.filter((name) => name !== tag.tag);
+      }
     }
   }
   return { images, heldBack, ok };

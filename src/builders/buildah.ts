@@ -1,12 +1,13 @@
 // Buildah backend: builds with `buildah build` (no daemon, works as root in CI containers
-// with the vfs driver and chroot isolation) and pushes with `buildah push`, or builds a
-// manifest list and pushes it with `buildah manifest push --all` for several platforms.
-// The argv of every step is a pure function of the request; BuildahBuilder only runs them.
+// with the vfs driver and chroot isolation), writes the image (or, for several platforms,
+// the manifest list with `manifest push --all`) to a local `dir:` folder and has our
+// registry client push that: Buildah 1.28 gives up on the first 5xx or 429 of a push, our
+// client retries each request. The argv of every step is a pure function of the request;
+// BuildahBuilder only runs them.
 // Flags are those of Buildah 1.28 (Debian 12), the oldest version we support.
 
 import { createHash } from 'node:crypto';
 import { mkdir, rm } from 'node:fs/promises';
-import { readDigestFile } from './digest-file.js';
 import { join } from 'node:path';
 
 import { ConfigError } from '../core/errors.js';
@@ -15,6 +16,16 @@ import type { Builder, BuildRequest, BuildResult, Exec } from './types.js';
 
 const BUILDAH = 'buildah';
 const ISOLATIONS = ['chroot', 'oci', 'rootless'] as const;
+// Builds side by side share local storage: one removing its image while another looks
+// through the layer cache makes the other fail with "layer not known". Nothing is wrong
+// with the build, so it runs again (and finds the storage settled).
+const STORAGE_RACE = /\b(layer|image) not known\b/;
+const STORAGE_RACE_RETRIES = 2;
+
+function isStorageRace(result: { exitCode: number; tail: readonly string[] }): boolean {
+  return result.exitCode !== 0 && result.tail.some((line) => STORAGE_RACE.test(line));
+}
+
 /** Buildah prints the ID of each image it commits on a line of its own at the end. */
 const IMAGE_ID = /^[a-f0-9]{64}$/;
 
@@ -59,10 +70,17 @@ export function buildahLocalName(request: BuildRequest): string {
   return `localhost/image-builder/${name || 'image'}:${id}`;
 }
 
-/** Where `buildah push` writes the digest of what it pushed. */
-export function buildahDigestFile(request: BuildRequest): string {
-  return join(request.workDir, 'digest');
+/** Where the image is written in `dir:` format before it is pushed. */
+export function buildahImageDir(request: BuildRequest): string {
+  return join(request.workDir, 'image');
 }
+
+/** Pushes an image written in `dir:` format to a reference; resolves with its digest. */
+export type PushDirectory = (
+  dir: string,
+  reference: string,
+  log: (line: string) => void,
+) => Promise<string>;
 
 function isMultiPlatform(request: BuildRequest): boolean {
   return request.platforms.length > 1;
@@ -116,28 +134,36 @@ export function buildahBuildArgs(request: BuildRequest, settings: BuildahSetting
   return args;
 }
 
-/** `buildah push …` (one image) or `buildah manifest push --all …` (a manifest list). */
+/**
+ * `buildah push … dir:` (one image) or `buildah manifest push --all … dir:` (a manifest
+ * list): the image as it will be pushed, in a local folder.
+ */
 export function buildahPushArgs(
   request: BuildRequest,
   settings: BuildahSettings,
   localName: string,
-  digestFile: string,
+  imageDir: string,
 ): string[] {
-  const command = isMultiPlatform(request)
-    ? // A list built from Docker-format images is still pushed as an OCI index unless told
-      // otherwise; v2s2 keeps the list and its manifests of one kind.
-      ['manifest', 'push', '--all', '--format', 'v2s2']
-    : ['push'];
+  const command = isMultiPlatform(request) ? ['manifest', 'push', '--all'] : ['push'];
   return [
     '--storage-driver',
     settings.storageDriver,
     ...command,
-    ...registryFlags(request),
-    '--digestfile',
-    digestFile,
+    // Docker's formats throughout: a list built from Docker-format images is otherwise
+    // written as an OCI index.
+    '--format',
+    'v2s2',
     localName,
-    `docker://${request.pushRef}`,
+    `dir:${imageDir}`,
   ];
+}
+
+/**
+ * `buildah pull dir:…` of what was pushed: the local image then also answers to its pushed
+ * digest, so a child's pinned `FROM repo@sha256:…` is found in local storage, not pulled.
+ */
+export function buildahKeepArgs(settings: BuildahSettings, imageDir: string): string[] {
+  return ['--storage-driver', settings.storageDriver, 'pull', '--quiet', `dir:${imageDir}`];
 }
 
 /**
@@ -160,8 +186,13 @@ export function buildahRemoveArgs(
 /** Builds with Buildah and pushes to `request.pushRef`; resolves with the pushed digest. */
 export class BuildahBuilder implements Builder {
   readonly name = 'buildah' as const;
+  /** Local names kept for children (`keepLocal`), removed by `finish`. */
+  private readonly kept: string[] = [];
 
-  constructor(private readonly settings: BuildahSettings = buildahSettings(process.env)) {}
+  constructor(
+    private readonly settings: BuildahSettings,
+    private readonly pushDirectory: PushDirectory,
+  ) {}
 
   async build(
     request: BuildRequest,
@@ -169,10 +200,11 @@ export class BuildahBuilder implements Builder {
     log: (line: string) => void,
   ): Promise<BuildResult> {
     const localName = buildahLocalName(request);
-    const digestFile = buildahDigestFile(request);
+    const imageDir = buildahImageDir(request);
+    const multi = isMultiPlatform(request);
     await mkdir(request.workDir, { recursive: true });
     // A list left by an earlier attempt in this work folder would be added to, not replaced.
-    if (isMultiPlatform(request)) {
+    if (multi) {
       const [removeList] = buildahRemoveArgs(request, this.settings, localName);
       if (removeList) await exec({ command: BUILDAH, args: removeList }, () => undefined);
     }
@@ -183,17 +215,54 @@ export class BuildahBuilder implements Builder {
       if (IMAGE_ID.test(line)) imageIds.push(line);
     });
 
-    // Never read a digest written by an earlier attempt.
-    await rm(digestFile, { force: true });
-    const pushArgs = buildahPushArgs(request, this.settings, localName, digestFile);
-    await this.run(request, 'pushing', pushArgs, exec, log);
-    const digest = await readDigestFile(digestFile);
-    if (!digest) {
-      throw new Error(
-        `pushing ${request.image} to ${request.pushRef}: buildah wrote no sha256 digest to ${digestFile}`,
+    // `dir:` refuses to write over an earlier attempt's image.
+    await rm(imageDir, { recursive: true, force: true });
+    try {
+      await this.run(
+        request,
+        'pushing',
+        buildahPushArgs(request, this.settings, localName, imageDir),
+        exec,
+        log,
       );
+      const digest = await this.pushDirectory(imageDir, request.pushRef, log);
+      // A list's images are pulled back one by one by platform; only single images stay.
+      const keep = request.keepLocal === true && !multi;
+      if (keep) {
+        const pulled = await exec(
+          { command: BUILDAH, args: buildahKeepArgs(this.settings, imageDir) },
+          () => undefined,
+        );
+        if (pulled.exitCode === 0) this.kept.push(localName);
+        else log(`could not keep ${request.image} in local storage: children will pull it`);
+      }
+      if (!this.kept.includes(localName)) {
+        await this.remove(request, localName, imageIds, exec, log);
+      }
+      return { digest };
+    } finally {
+      await rm(imageDir, { recursive: true, force: true });
     }
+  }
 
+  async finish(exec: Exec, log: (line: string) => void): Promise<void> {
+    const storage = ['--storage-driver', this.settings.storageDriver];
+    for (const localName of this.kept.splice(0)) {
+      const result = await exec(
+        { command: BUILDAH, args: [...storage, 'rmi', localName] },
+        () => undefined,
+      );
+      if (result.exitCode !== 0) log(`could not remove ${localName} from local storage`);
+    }
+  }
+
+  private async remove(
+    request: BuildRequest,
+    localName: string,
+    imageIds: readonly string[],
+    exec: Exec,
+    log: (line: string) => void,
+  ): Promise<void> {
     for (const args of buildahRemoveArgs(request, this.settings, localName, imageIds)) {
       // Best effort: vfs keeps a full copy of every layer, so a long run must not keep
       // every image it pushed, but a leftover is no reason to fail a pushed build.
@@ -203,7 +272,6 @@ export class BuildahBuilder implements Builder {
         log(`could not remove ${localName} from local storage (exit ${result.exitCode}) ${reason}`);
       }
     }
-    return { digest };
   }
 
   private async run(
@@ -215,10 +283,17 @@ export class BuildahBuilder implements Builder {
     watch?: (line: string) => void,
   ): Promise<void> {
     log(`$ ${formatCommand(BUILDAH, args)}`);
-    const result = await exec({ command: BUILDAH, args }, (line) => {
+    let result = await exec({ command: BUILDAH, args }, (line) => {
       watch?.(line);
       log(line);
     });
+    for (let retry = 1; retry <= STORAGE_RACE_RETRIES && isStorageRace(result); retry++) {
+      log(`local storage changed under the build (another image was removed): building again`);
+      result = await exec({ command: BUILDAH, args }, (line) => {
+        watch?.(line);
+        log(line);
+      });
+    }
     if (result.exitCode !== 0) {
       throw new BuildError({
         image: request.image,

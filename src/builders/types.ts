@@ -41,6 +41,9 @@ export interface BuildRequest {
   insecure: boolean;
   /** A private folder for this build's scratch files (digest file, metadata). */
   workDir: string;
+  /** Images of this run are built on this one: a builder with local storage keeps it there,
+   *  known by its pushed digest, until `finish`, so they need not pull it back. */
+  keepLocal?: boolean;
 }
 
 export interface BuildResult {
@@ -51,4 +54,6 @@ export interface BuildResult {
 export interface Builder {
   readonly name: Exclude<BuilderName, 'auto'>;
   build(request: BuildRequest, exec: Exec, log: (line: string) => void): Promise<BuildResult>;
+  /** Once every build of the run has ended: removes what was kept for children. */
+  finish?(exec: Exec, log: (line: string) => void): Promise<void>;
 }

@@ -28,6 +28,11 @@ export interface RetryOptions {
   maxDelayMs?: number;
   /** The longest `Retry-After` honoured (default 60 s), so a run cannot hang. */
   maxRetryAfterMs?: number;
+  /** The most one request waits in all between its tries (default 60 s). */
+  maxTotalDelayMs?: number;
+  /** Requests in a row to one host that fail after all their tries before the rest fail at
+   *  once (default 3): a registry that is down ends the run in bounded time. */
+  giveUpAfter?: number;
   /** Waits between tries (tests pass a fast one). */
   sleep?: (ms: number) => Promise<void>;
   /** In [0, 1): the jitter source. */
@@ -111,6 +116,8 @@ const DEFAULT_RETRY = {
   baseDelayMs: 200,
   maxDelayMs: 5_000,
   maxRetryAfterMs: 60_000,
+  maxTotalDelayMs: 60_000,
+  giveUpAfter: 3,
 };
 
 /** The host name of `host[:port]` / `[v6]:port`, lowercase. */
@@ -227,6 +234,8 @@ export class Transport {
   private readonly pings = new Map<string, Promise<RegistryState>>();
   private readonly credentialCache = new Map<string, Promise<Credential | undefined>>();
   private readonly pendingTokens = new Map<string, Promise<string>>();
+  /** Per host: requests in a row that failed after all their tries, and the last failure. */
+  private readonly failing = new Map<string, { count: number; last: string }>();
 
   constructor(private readonly options: TransportOptions) {
     this.fetchFn = options.fetch ?? ((input, init) => fetch(input, init));
@@ -434,6 +443,20 @@ export class Transport {
     body?: Buffer | string,
   ): Promise<TransportResponse> {
     const { attempts } = this.retry;
+    const host = new URL(url).host;
+    const failing = this.failing.get(host);
+    if (failing !== undefined && failing.count >= this.retry.giveUpAfter) {
+      throw new RegistryError({
+        method,
+        url,
+        reason: `not tried: the last ${failing.count} requests to ${host} failed after ${attempts} tries each (last: ${failing.last})`,
+      });
+    }
+    const gaveUp = (reason: string): void => {
+      const count = (this.failing.get(host)?.count ?? 0) + 1;
+      this.failing.set(host, { count, last: reason });
+    };
+    let waited = 0;
     for (let attempt = 1; ; attempt++) {
       let response: TransportResponse | undefined;
       let failure: unknown;
@@ -456,19 +479,11 @@ export class Transport {
           attempts: attempt,
         };
       } catch (error) {
-        if (!isRetryableNetworkError(error) || attempt >= attempts) {
-          throw new RegistryError({
-            method,
-            url,
-            reason: describeNetworkError(error),
-            attempts: attempt,
-          });
-        }
         failure = error;
       }
-      if (response && (!RETRYABLE_STATUS.has(response.status) || attempt >= attempts)) {
-        return response;
-      }
+      const retryable = response
+        ? RETRYABLE_STATUS.has(response.status)
+        : isRetryableNetworkError(failure);
       const retryAfter = response
         ? parseRetryAfter(response.headers.get('retry-after'), this.now())
         : undefined;
@@ -476,6 +491,18 @@ export class Transport {
         retryAfter !== undefined
           ? Math.min(retryAfter, this.retry.maxRetryAfterMs)
           : backoffDelay(attempt, this.retry, this.retry.random);
+      const last =
+        !retryable || attempt >= attempts || waited + delayMs > this.retry.maxTotalDelayMs;
+      if (last) {
+        if (response) {
+          if (retryable) gaveUp(`${response.status} ${response.statusText}`.trim());
+          else this.failing.delete(host);
+          return response;
+        }
+        const reason = describeNetworkError(failure);
+        if (retryable) gaveUp(reason);
+        throw new RegistryError({ method, url, reason, attempts: attempt });
+      }
       this.options.onRetry?.({
         method,
         url: redactUrl(url),
@@ -487,6 +514,7 @@ export class Transport {
           ? { error: networkErrorCode(failure) ?? describeNetworkError(failure) }
           : {}),
       });
+      waited += delayMs;
       await this.retry.sleep(delayMs);
     }
   }
