@@ -222,3 +222,36 @@ async function whose(request: ProxyRequest, repository: string, c: Commits) {
   }
   return undefined;
 }
+
+describe('an older run whose clone has not seen the newer commit', () => {
+  test(
+    'finishing last, it fetches the newer commit, sees it is older and leaves latest alone',
+    async () => {
+      const namespace = 'late-clone';
+      const repo = await makeRepo();
+      await repo.write({
+        'image-builder.yml': `registry: ${registry.host}/${namespace}\n`,
+        'base/Dockerfile': 'FROM scratch\nCOPY version.txt /version\n',
+        'app/Dockerfile': 'FROM scratch\nCOPY version.txt /app\n',
+        ...version('root'),
+      });
+      const root = await repo.commit('images');
+      const a = await repo.commit('A', version('A'));
+      const remote = await makeRemote(repo);
+      // A's runner cloned before B was pushed, as a CI checkout of A would have.
+      const atA = await cloneRemote(remote);
+      await atA.checkout(a);
+      const b = await repo.commit('B', version('B'));
+      await repo.push('main');
+      const atB = await cloneRemote(remote);
+      await atB.checkout(b);
+      await expect(atA.git('cat-file', '-e', `${b}^{commit}`)).rejects.toThrow();
+
+      const runB = await githubPushBuild(atB, a, b, { maxParallel: 2 });
+      const runA = await githubPushBuild(atA, root, a, { maxParallel: 2 });
+      await expectLatestOnB(namespace, { root, a, b, atA, atB }, runA, runB);
+      expect(runA.output).toMatch(/latest stays on [0-9a-f]{7}: it is newer than [0-9a-f]{7}/);
+    },
+    TIMEOUT,
+  );
+});

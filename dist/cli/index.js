@@ -46168,7 +46168,7 @@ const RETRYABLE_CODES = new Set([
 const MAX_REDIRECTS = 10;
 const DEFAULT_USER_AGENT = 'image-builder';
 const DEFAULT_RETRY = {
-    attempts: 5,
+    attempts: 10,
     baseDelayMs: 200,
     maxDelayMs: 5_000,
     maxRetryAfterMs: 60_000,
@@ -49787,6 +49787,18 @@ async function fileExists(file) {
         return false;
     }
 }
+/**
+ * `git merge-base --is-ancestor` for the latest guard. The commit a moving tag points at
+ * may be newer than this clone (a later push's run finished first): it is fetched, so the
+ * older run sees it is older instead of moving the tag back.
+ */
+function ancestryIn(git) {
+    return async (ancestor, descendant) => {
+        if (!(await git.hasCommit(descendant)))
+            await git.fetchCommit(descendant);
+        return git.isAncestor(ancestor, descendant);
+    };
+}
 /** Removes the run's private files even when the process is interrupted. */
 function onInterrupt(cleanup) {
     const handler = (signal) => {
@@ -49928,7 +49940,7 @@ async function buildPlan(result, settings, host, env, execute = exec) {
             group: (title, body) => host.group(title, body),
             publish: config.publish,
             buildahSettings: () => buildahSettings(env),
-            isAncestor: (ancestor, descendant) => new Git(settings.repoDir).isAncestor(ancestor, descendant),
+            isAncestor: ancestryIn(new Git(settings.repoDir)),
         });
     }
     finally {

@@ -154,6 +154,18 @@ async function fileExists(file: string): Promise<boolean> {
   }
 }
 
+/**
+ * `git merge-base --is-ancestor` for the latest guard. The commit a moving tag points at
+ * may be newer than this clone (a later push's run finished first): it is fetched, so the
+ * older run sees it is older instead of moving the tag back.
+ */
+function ancestryIn(git: Git): (ancestor: string, descendant: string) => Promise<boolean> {
+  return async (ancestor, descendant) => {
+    if (!(await git.hasCommit(descendant))) await git.fetchCommit(descendant);
+    return git.isAncestor(ancestor, descendant);
+  };
+}
+
 /** Removes the run's private files even when the process is interrupted. */
 function onInterrupt(cleanup: () => Promise<void>): () => void {
   const handler = (signal: NodeJS.Signals): void => {
@@ -322,8 +334,7 @@ export async function buildPlan(
       group: (title, body) => host.group(title, body),
       publish: config.publish,
       buildahSettings: () => buildahSettings(env),
-      isAncestor: (ancestor, descendant) =>
-        new Git(settings.repoDir).isAncestor(ancestor, descendant),
+      isAncestor: ancestryIn(new Git(settings.repoDir)),
     });
   } finally {
     stopWatching();
