@@ -74644,10 +74644,10 @@ const DEFAULT_USER_AGENT = 'image-builder';
 const DEFAULT_RETRY = {
     attempts: 10,
     baseDelayMs: 200,
-    maxDelayMs: 5_000,
+    maxDelayMs: 2_000,
     maxRetryAfterMs: 60_000,
     maxTotalDelayMs: 60_000,
-    giveUpAfter: 3,
+    giveUpAfter: 2,
 };
 /** The host name of `host[:port]` / `[v6]:port`, lowercase. */
 function hostnameOf(registry) {
@@ -77306,18 +77306,27 @@ async function revisionAt(registry, repository, reference) {
  * the local history, or a registry that cannot tell: the tag moves, as without the guard.
  */
 async function mayMoveTag(check) {
+    return (await movingTagDecision(check)) !== 'stay';
+}
+/**
+ * mayMoveTag's answer, telling apart a tag that already points at `digest` (`current`:
+ * nothing to write, as on a rerun) from one to move.
+ */
+async function movingTagDecision(check) {
     const { registry, repository, tag, sha } = check;
     const current = await registry.headManifest(`${repository}:${tag}`).catch(() => undefined);
-    if (current === undefined || current.digest === check.digest)
-        return true;
+    if (current === undefined)
+        return 'move';
+    if (current.digest === check.digest)
+        return 'current';
     const revision = await revisionAt(registry, repository, tag).catch(() => undefined);
     if (revision === undefined || !FULL_SHA.test(revision) || revision === sha)
-        return true;
+        return 'move';
     const newer = await check.isAncestor(sha, revision).catch(() => false);
     if (!newer)
-        return true;
+        return 'move';
     check.log(`${repository}: ${tag} stays on ${revision.slice(0, 7)}: it is newer than ${sha.slice(0, 7)}`);
-    return false;
+    return 'stay';
 }
 // Registries have no compare-and-swap, so the check above races: an older run can check,
 // then a newer run check and write, then the older run write its image over the newer one.
@@ -77735,6 +77744,9 @@ async function runSmokeTest(request, exec, log) {
 
 
 
+
+/** Images whose final tags are written at once at the end of a run. */
+const FINAL_TAGS_CONCURRENCY = 8;
 /** Tag that records what went into a build, so an identical build is found, not redone. */
 const CONTENT_TAG_PREFIX = 'src-';
 function hostOf(repository) {
@@ -77758,7 +77770,7 @@ function plainRepository(parent, plan, fallback) {
     const plain = plainImageName(parent);
     return plan.graph.find((node) => node.name === plain)?.repository ?? fallback;
 }
-async function buildOne(image, env, parents, log, deferred) {
+async function buildOne(image, env, parents, log, deferred, branchWrites) {
     const { plan, registry } = env;
     const rebuilt = new Map();
     // A parent variant's digest lives in its own repository: a use of the plain repository
@@ -77901,11 +77913,37 @@ async function buildOne(image, env, parents, log, deferred) {
     const staging = env.publish?.stagingTag;
     const now = staging === undefined ? [contentTag, ...image.tags] : [contentTag, staging];
     const writeTag = tagWriter(registry, image.repository, digest);
+    // The branch's tag moves with every push to it: like latest, never back to an older commit.
+    const branchTag = branchTagOf(image, plan);
+    const write = async (tag) => {
+        if (tag === branchTag && env.isAncestor !== undefined) {
+            const decision = await movingTagDecision({
+                registry,
+                repository: image.repository,
+                tag,
+                digest,
+                sha: plan.event.sha,
+                isAncestor: env.isAncestor,
+                log,
+            });
+            if (decision === 'stay')
+                return false;
+            if (decision === 'move') {
+                await writeTag(tag);
+                branchWrites.push({ image: image.name, repository: image.repository, tag, digest });
+            }
+        }
+        else if (status === 'built' || !(await pointsAt(registry, image.repository, tag, digest))) {
+            // A reused image often has its tags already (a rerun): one HEAD instead of a write.
+            await writeTag(tag);
+        }
+        tags.push(tag);
+        return true;
+    };
     for (const tag of now) {
         if (tags.includes(tag) || later.has(tag))
             continue;
-        await writeTag(tag);
-        tags.push(tag);
+        await write(tag);
     }
     if (staging !== undefined) {
         // Staged: the test runs on what was pushed (also on a reused build: an earlier run's
@@ -77930,12 +77968,12 @@ async function buildOne(image, env, parents, log, deferred) {
             deferred.set(image.name, finals);
         }
         else {
-            for (const tag of finals) {
-                await writeTag(tag);
-                tags.push(tag);
-            }
-            if (finals.length > 0)
-                log(`promoted to ${finals.join(', ')}`);
+            const promoted = [];
+            for (const tag of finals)
+                if (await write(tag))
+                    promoted.push(tag);
+            if (promoted.length > 0)
+                log(`promoted to ${promoted.join(', ')}`);
         }
     }
     return {
@@ -77977,6 +78015,18 @@ function tagWriter(registry, repository, digest) {
 async function addTag(registry, repository, digest, tag) {
     await tagWriter(registry, repository, digest)(tag);
 }
+/** Whether `repository:tag` is `digest` now; false when unknown. */
+async function pointsAt(registry, repository, tag, digest) {
+    const found = await registry.headManifest(`${repository}:${tag}`).catch(() => undefined);
+    return found?.digest === digest;
+}
+/** The image's tag named after the branch being built (its ref slug), if it has one. */
+function branchTagOf(image, plan) {
+    if (plan.event.refType !== 'branch')
+        return undefined;
+    const tag = `${refSlug(plan.event.ref)}${image.tagSuffix ?? ''}`;
+    return image.tags.includes(tag) ? tag : undefined;
+}
 /** Whether an image of this run is built on `image`, which then stays in local storage. */
 function hasChildren(image, plan) {
     return plan.images.some((other) => other.rebuiltParents.includes(image.name));
@@ -78008,6 +78058,7 @@ async function runBuild(env) {
     const outcomes = new Map();
     const total = plan.images.length;
     const deferred = new Map();
+    const branchWrites = [];
     if (env.publish?.stagingTag !== undefined) {
         // A test this run cannot execute is refused before anything is built.
         for (const image of plan.images) {
@@ -78025,7 +78076,7 @@ async function runBuild(env) {
                 env.log(line);
         });
         try {
-            const outcome = await buildOne(image, env, outcomes, (line) => lines.push(line), deferred);
+            const outcome = await buildOne(image, env, outcomes, (line) => lines.push(line), deferred, branchWrites);
             outcomes.set(name, outcome);
             await flush(`${name}: ${outcome.status}`);
             return outcome;
@@ -78078,11 +78129,15 @@ async function runBuild(env) {
     const written = [];
     const writtenBy = [];
     const { isAncestor } = env;
-    for (const image of plan.images) {
+    // Image by image side by side: each is a few requests, and a run may have hundreds.
+    const limit = createLimit(FINAL_TAGS_CONCURRENCY);
+    const finalTags = async (image) => {
         const outcome = images.find((candidate) => candidate.name === image.name);
+        const held = [];
+        const wrote = [];
         for (const tag of deferred.get(image.name) ?? []) {
             if (!ok || outcome.digest === undefined) {
-                heldBack.push(`${image.repository}:${tag}`);
+                held.push(`${image.repository}:${tag}`);
                 continue;
             }
             await addTag(env.registry, image.repository, outcome.digest, tag);
@@ -78090,11 +78145,12 @@ async function runBuild(env) {
         }
         for (const tag of movingTags(image, plan)) {
             if (!ok || outcome.digest === undefined) {
-                heldBack.push(`${image.repository}:${tag}`);
+                held.push(`${image.repository}:${tag}`);
                 continue;
             }
-            const move = isAncestor === undefined ||
-                (await mayMoveTag({
+            const decision = isAncestor === undefined
+                ? 'move'
+                : await movingTagDecision({
                     registry: env.registry,
                     repository: image.repository,
                     tag,
@@ -78102,14 +78158,33 @@ async function runBuild(env) {
                     sha: plan.event.sha,
                     isAncestor,
                     log: env.log,
-                }));
-            if (!move)
+                });
+            if (decision === 'stay')
+                continue;
+            outcome.tags.push(tag);
+            if (decision === 'current')
                 continue;
             await addTag(env.registry, image.repository, outcome.digest, tag);
-            outcome.tags.push(tag);
-            written.push({ repository: image.repository, tag, digest: outcome.digest });
-            writtenBy.push(outcome);
+            wrote.push({ repository: image.repository, tag, digest: outcome.digest });
         }
+        return { outcome, held, wrote };
+    };
+    const settled = await Promise.allSettled(plan.images.map((image) => limit(() => finalTags(image))));
+    for (const result of settled) {
+        if (result.status === 'rejected')
+            throw result.reason;
+        heldBack.push(...result.value.held);
+        for (const tag of result.value.wrote) {
+            written.push(tag);
+            writtenBy.push(result.value.outcome);
+        }
+    }
+    for (const { image, ...tag } of branchWrites) {
+        const outcome = images.find((candidate) => candidate.name === image);
+        if (outcome === undefined)
+            continue;
+        written.push(tag);
+        writtenBy.push(outcome);
     }
     // The check above and the write are two requests: an older run may have written in
     // between. Look again once such writes have landed, and put back what it overwrote.

@@ -70,7 +70,7 @@ async function commits(registryHost: string, namespace: string): Promise<Commits
 
 type Run = Awaited<ReturnType<typeof githubPushBuild>>;
 
-/** Both runs succeeded; latest is B's image everywhere; each sha tag is its own commit's. */
+/** Both runs succeeded; latest and main are B's image everywhere; each sha tag is its own commit's. */
 async function expectLatestOnB(namespace: string, c: Commits, runA: Run, runB: Run) {
   expect(runA.error?.message).toBeUndefined();
   expect(runB.error?.message).toBeUndefined();
@@ -98,12 +98,15 @@ async function expectLatestOnB(namespace: string, c: Commits, runA: Run, runB: R
       digest: builtB,
       revision: c.b,
     });
-    expect({ image: name, tag: 'latest', ...(await at('latest')) }).toEqual({
-      image: name,
-      tag: 'latest',
-      digest: builtB,
-      revision: c.b,
-    });
+    // The branch's own tag moves with every push to it, like latest.
+    for (const tag of ['latest', 'main']) {
+      expect({ image: name, tag, ...(await at(tag)) }).toEqual({
+        image: name,
+        tag,
+        digest: builtB,
+        revision: c.b,
+      });
+    }
   }
 }
 

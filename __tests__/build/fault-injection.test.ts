@@ -116,7 +116,9 @@ describe(`a registry failing 20% of requests (FAULT_SEED=${SEED})`, () => {
   test(
     'builds and pushes 30 images: every tag on the right digest, retries counted in the log',
     async () => {
+      const started = Date.now();
       const built = await githubPushBuild(repo, ZERO, first, { maxParallel: 4 });
+      const seconds = (Date.now() - started) / 1000;
       expect(built.error).toBeUndefined();
       expect(faults.failures()).toBeGreaterThan(50);
 
@@ -150,6 +152,8 @@ describe(`a registry failing 20% of requests (FAULT_SEED=${SEED})`, () => {
       if (process.env.FAULT_REPORT) {
         console.log(
           JSON.stringify({
+            seconds,
+            imageSeconds: Object.values(built.images).reduce((sum, i) => sum + (i.seconds ?? 0), 0),
             requests: faults.proxy.requests.length,
             served: faults.served,
             summary: /registry: \d+ requests? retried \([^)]*\)/.exec(built.output)?.[0],
@@ -208,7 +212,11 @@ describe('a registry failing every request', () => {
         expect(['failed', 'skipped']).toContain(built.images[name]?.status);
       }
 
+      const promoteStarted = Date.now();
       const promoted = await promote(first, ['prod']);
+      const promoteSeconds = (Date.now() - promoteStarted) / 1000;
+      if (process.env.FAULT_REPORT) console.log(JSON.stringify({ seconds, promoteSeconds }));
+      expect(promoteSeconds).toBeLessThan(60);
       expect(promoted.error).toBeDefined();
       expect(promoted.error?.message).toMatch(new RegExp(faults.host.replace(/\./g, '\\.')));
 

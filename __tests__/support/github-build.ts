@@ -12,6 +12,7 @@ export interface ReportedImage {
   digest?: string;
   tags: string[];
   detail?: string;
+  seconds?: number;
 }
 
 export interface PushOptions {

@@ -66,17 +66,28 @@ export interface MovingTagCheck {
  * the local history, or a registry that cannot tell: the tag moves, as without the guard.
  */
 export async function mayMoveTag(check: MovingTagCheck): Promise<boolean> {
+  return (await movingTagDecision(check)) !== 'stay';
+}
+
+/**
+ * mayMoveTag's answer, telling apart a tag that already points at `digest` (`current`:
+ * nothing to write, as on a rerun) from one to move.
+ */
+export async function movingTagDecision(
+  check: MovingTagCheck,
+): Promise<'move' | 'stay' | 'current'> {
   const { registry, repository, tag, sha } = check;
   const current = await registry.headManifest(`${repository}:${tag}`).catch(() => undefined);
-  if (current === undefined || current.digest === check.digest) return true;
+  if (current === undefined) return 'move';
+  if (current.digest === check.digest) return 'current';
   const revision = await revisionAt(registry, repository, tag).catch(() => undefined);
-  if (revision === undefined || !FULL_SHA.test(revision) || revision === sha) return true;
+  if (revision === undefined || !FULL_SHA.test(revision) || revision === sha) return 'move';
   const newer = await check.isAncestor(sha, revision).catch(() => false);
-  if (!newer) return true;
+  if (!newer) return 'move';
   check.log(
     `${repository}: ${tag} stays on ${revision.slice(0, 7)}: it is newer than ${sha.slice(0, 7)}`,
   );
-  return false;
+  return 'stay';
 }
 
 // Registries have no compare-and-swap, so the check above races: an older run can check,

@@ -11,14 +11,15 @@ import type { Builder, Exec } from '../builders/types.js';
 import type { ContextFilter } from '../core/changes.js';
 import type { Plan, PlannedImage } from '../core/plan.js';
 import { parseReference, repositoryOf } from '../core/reference.js';
-import { MOVING_TAG_RULES } from '../core/tags.js';
+import { MOVING_TAG_RULES, refSlug } from '../core/tags.js';
 import { plainImageName } from '../core/variants.js';
 import type { DockerfileInfo, PublishConfig } from '../core/types.js';
 import type { Manifest, RegistryClient } from '../registry/client.js';
 import { confirmImmutableTag, isImmutableTagError } from '../registry/ecr.js';
+import { createLimit } from '../promote/copy.js';
 import { UserError } from '../core/errors.js';
 import { contentKey } from './content-key.js';
-import { mayMoveTag, verifyMovingTags } from './latest-guard.js';
+import { movingTagDecision, verifyMovingTags } from './latest-guard.js';
 import type { WrittenTag } from './latest-guard.js';
 import { baseImage, finalBase, imageLabels } from './labels.js';
 import { pinFor, writePinnedDockerfile } from './pin.js';
@@ -26,6 +27,9 @@ import type { Pins } from './pin.js';
 import { schedule } from './scheduler.js';
 import type { TaskResult } from './scheduler.js';
 import { checkSmokeTestRunner, runSmokeTest } from './smoke-test.js';
+
+/** Images whose final tags are written at once at the end of a run. */
+const FINAL_TAGS_CONCURRENCY = 8;
 
 /** Tag that records what went into a build, so an identical build is found, not redone. */
 export const CONTENT_TAG_PREFIX = 'src-';
@@ -106,6 +110,7 @@ async function buildOne(
   parents: ReadonlyMap<string, ImageOutcome>,
   log: (line: string) => void,
   deferred: Map<string, string[]>,
+  branchWrites: BranchWrite[],
 ): Promise<ImageOutcome> {
   const { plan, registry } = env;
   const rebuilt = new Map<string, string>();
@@ -259,10 +264,34 @@ async function buildOne(
   const staging = env.publish?.stagingTag;
   const now = staging === undefined ? [contentTag, ...image.tags] : [contentTag, staging];
   const writeTag = tagWriter(registry, image.repository, digest);
+  // The branch's tag moves with every push to it: like latest, never back to an older commit.
+  const branchTag = branchTagOf(image, plan);
+  const write = async (tag: string): Promise<boolean> => {
+    if (tag === branchTag && env.isAncestor !== undefined) {
+      const decision = await movingTagDecision({
+        registry,
+        repository: image.repository,
+        tag,
+        digest,
+        sha: plan.event.sha,
+        isAncestor: env.isAncestor,
+        log,
+      });
+      if (decision === 'stay') return false;
+      if (decision === 'move') {
+        await writeTag(tag);
+        branchWrites.push({ image: image.name, repository: image.repository, tag, digest });
+      }
+    } else if (status === 'built' || !(await pointsAt(registry, image.repository, tag, digest))) {
+      // A reused image often has its tags already (a rerun): one HEAD instead of a write.
+      await writeTag(tag);
+    }
+    tags.push(tag);
+    return true;
+  };
   for (const tag of now) {
     if (tags.includes(tag) || later.has(tag)) continue;
-    await writeTag(tag);
-    tags.push(tag);
+    await write(tag);
   }
   if (staging !== undefined) {
     // Staged: the test runs on what was pushed (also on a reused build: an earlier run's
@@ -290,11 +319,9 @@ async function buildOne(
     if (env.publish?.mode === 'atomic') {
       deferred.set(image.name, finals);
     } else {
-      for (const tag of finals) {
-        await writeTag(tag);
-        tags.push(tag);
-      }
-      if (finals.length > 0) log(`promoted to ${finals.join(', ')}`);
+      const promoted: string[] = [];
+      for (const tag of finals) if (await write(tag)) promoted.push(tag);
+      if (promoted.length > 0) log(`promoted to ${promoted.join(', ')}`);
     }
   }
   return {
@@ -346,6 +373,29 @@ export async function addTag(
   await tagWriter(registry, repository, digest)(tag);
 }
 
+/** Whether `repository:tag` is `digest` now; false when unknown. */
+async function pointsAt(
+  registry: RegistryClient,
+  repository: string,
+  tag: string,
+  digest: string,
+): Promise<boolean> {
+  const found = await registry.headManifest(`${repository}:${tag}`).catch(() => undefined);
+  return found?.digest === digest;
+}
+
+/** A guarded tag written while the image's other tags were, for the check at the end. */
+interface BranchWrite extends WrittenTag {
+  image: string;
+}
+
+/** The image's tag named after the branch being built (its ref slug), if it has one. */
+function branchTagOf(image: PlannedImage, plan: Plan): string | undefined {
+  if (plan.event.refType !== 'branch') return undefined;
+  const tag = `${refSlug(plan.event.ref)}${image.tagSuffix ?? ''}`;
+  return image.tags.includes(tag) ? tag : undefined;
+}
+
 /** Whether an image of this run is built on `image`, which then stays in local storage. */
 function hasChildren(image: PlannedImage, plan: Plan): boolean {
   return plan.images.some((other) => other.rebuiltParents.includes(image.name));
@@ -385,6 +435,7 @@ export async function runBuild(env: BuildEnvironment): Promise<BuildOutcome> {
   const outcomes = new Map<string, ImageOutcome>();
   const total = plan.images.length;
   const deferred = new Map<string, string[]>();
+  const branchWrites: BranchWrite[] = [];
   if (env.publish?.stagingTag !== undefined) {
     // A test this run cannot execute is refused before anything is built.
     for (const image of plan.images) {
@@ -404,7 +455,14 @@ export async function runBuild(env: BuildEnvironment): Promise<BuildOutcome> {
           for (const line of lines) env.log(line);
         });
       try {
-        const outcome = await buildOne(image, env, outcomes, (line) => lines.push(line), deferred);
+        const outcome = await buildOne(
+          image,
+          env,
+          outcomes,
+          (line) => lines.push(line),
+          deferred,
+          branchWrites,
+        );
         outcomes.set(name, outcome);
         await flush(`${name}: ${outcome.status}`);
         return outcome;
@@ -457,11 +515,15 @@ export async function runBuild(env: BuildEnvironment): Promise<BuildOutcome> {
   const written: WrittenTag[] = [];
   const writtenBy: ImageOutcome[] = [];
   const { isAncestor } = env;
-  for (const image of plan.images) {
+  // Image by image side by side: each is a few requests, and a run may have hundreds.
+  const limit = createLimit(FINAL_TAGS_CONCURRENCY);
+  const finalTags = async (image: PlannedImage) => {
     const outcome = images.find((candidate) => candidate.name === image.name) as ImageOutcome;
+    const held: string[] = [];
+    const wrote: WrittenTag[] = [];
     for (const tag of deferred.get(image.name) ?? []) {
       if (!ok || outcome.digest === undefined) {
-        heldBack.push(`${image.repository}:${tag}`);
+        held.push(`${image.repository}:${tag}`);
         continue;
       }
       await addTag(env.registry, image.repository, outcome.digest, tag);
@@ -469,26 +531,45 @@ export async function runBuild(env: BuildEnvironment): Promise<BuildOutcome> {
     }
     for (const tag of movingTags(image, plan)) {
       if (!ok || outcome.digest === undefined) {
-        heldBack.push(`${image.repository}:${tag}`);
+        held.push(`${image.repository}:${tag}`);
         continue;
       }
-      const move =
-        isAncestor === undefined ||
-        (await mayMoveTag({
-          registry: env.registry,
-          repository: image.repository,
-          tag,
-          digest: outcome.digest,
-          sha: plan.event.sha,
-          isAncestor,
-          log: env.log,
-        }));
-      if (!move) continue;
-      await addTag(env.registry, image.repository, outcome.digest, tag);
+      const decision =
+        isAncestor === undefined
+          ? 'move'
+          : await movingTagDecision({
+              registry: env.registry,
+              repository: image.repository,
+              tag,
+              digest: outcome.digest,
+              sha: plan.event.sha,
+              isAncestor,
+              log: env.log,
+            });
+      if (decision === 'stay') continue;
       outcome.tags.push(tag);
-      written.push({ repository: image.repository, tag, digest: outcome.digest });
-      writtenBy.push(outcome);
+      if (decision === 'current') continue;
+      await addTag(env.registry, image.repository, outcome.digest, tag);
+      wrote.push({ repository: image.repository, tag, digest: outcome.digest });
     }
+    return { outcome, held, wrote };
+  };
+  const settled = await Promise.allSettled(
+    plan.images.map((image) => limit(() => finalTags(image))),
+  );
+  for (const result of settled) {
+    if (result.status === 'rejected') throw result.reason;
+    heldBack.push(...result.value.held);
+    for (const tag of result.value.wrote) {
+      written.push(tag);
+      writtenBy.push(result.value.outcome);
+    }
+  }
+  for (const { image, ...tag } of branchWrites) {
+    const outcome = images.find((candidate) => candidate.name === image);
+    if (outcome === undefined) continue;
+    written.push(tag);
+    writtenBy.push(outcome);
   }
   // The check above and the write are two requests: an older run may have written in
   // between. Look again once such writes have landed, and put back what it overwrote.

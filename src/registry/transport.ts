@@ -26,14 +26,15 @@ export interface RetryOptions {
   attempts?: number;
   /** Backoff base (default 200 ms): attempt n waits up to base·2^(n-1)… */
   baseDelayMs?: number;
-  /** …but never more than this (default 5 s). */
+  /** …but never more than this (default 2 s). */
   maxDelayMs?: number;
   /** The longest `Retry-After` honoured (default 60 s), so a run cannot hang. */
   maxRetryAfterMs?: number;
   /** The most one request waits in all between its tries (default 60 s). */
   maxTotalDelayMs?: number;
   /** Requests in a row to one host that fail after all their tries before the rest fail at
-   *  once (default 3): a registry that is down ends the run in bounded time. */
+   *  once (default 2; with ten tries each, one such request is already rare): a registry
+   *  that is down ends the run in seconds. */
   giveUpAfter?: number;
   /** Waits between tries (tests pass a fast one). */
   sleep?: (ms: number) => Promise<void>;
@@ -116,10 +117,10 @@ const DEFAULT_USER_AGENT = 'image-builder';
 const DEFAULT_RETRY = {
   attempts: 10,
   baseDelayMs: 200,
-  maxDelayMs: 5_000,
+  maxDelayMs: 2_000,
   maxRetryAfterMs: 60_000,
   maxTotalDelayMs: 60_000,
-  giveUpAfter: 3,
+  giveUpAfter: 2,
 };
 
 /** The host name of `host[:port]` / `[v6]:port`, lowercase. */
