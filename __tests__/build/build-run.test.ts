@@ -9,7 +9,7 @@ import { run } from '../../src/run.js';
 import type { FileChanges, TempRepo } from '../support/git-repo.js';
 import { cleanupRepos, makeRepo } from '../support/git-repo.js';
 import type { TestRegistry } from '../support/registry.js';
-import { startRegistry } from '../support/registry.js';
+import { accessLog, startRegistry } from '../support/registry.js';
 import { inspectRegistry } from '../support/registry-inspect.js';
 import { githubPushBuild } from '../support/github-build.js';
 
@@ -105,8 +105,14 @@ describe('build with Buildah into a real registry', () => {
       // A rerun of the same push builds nothing and uploads no layer.
       const uploads = blobUploads();
       expect(uploads).toBeGreaterThan(0);
+      const logFrom = registry.log().length;
       const rerun = await githubPushBuild(repo, first, second);
       expect(rerun.error).toBeUndefined();
+      // Every tag is already right: the rerun only reads.
+      const writes = accessLog(registry.log().slice(logFrom)).filter(
+        (entry) => entry.method !== 'GET' && entry.method !== 'HEAD',
+      );
+      expect(writes).toEqual([]);
       const again = JSON.parse(rerun.outputs.get('images') ?? '{}') as Record<
         string,
         { status: string; digest: string }

@@ -2,6 +2,7 @@
 // write happens during the settle wait (the `sleep` hook), as it would between two reads.
 import {
   REVISION_LABEL,
+  movingTagDecision,
   tagStateAfterWrite,
   verifyMovingTags,
 } from '../../src/build/latest-guard.js';
@@ -213,5 +214,51 @@ describe('tagStateAfterWrite: what is not clearly an older run is left alone', (
       revision: NEW,
     });
     expect(await check(() => undefined)).toEqual({ state: 'ours' });
+  });
+});
+
+describe('movingTagDecision: before writing a moving tag', () => {
+  const decide = (registry: ReturnType<typeof fakeRegistry>, digest: string) =>
+    movingTagDecision({
+      registry: registry.client,
+      repository: REPO,
+      tag: 'latest',
+      digest,
+      sha: MINE,
+      isAncestor,
+      log: () => undefined,
+    });
+
+  test.each([
+    ['no tag yet: move', () => undefined, 'move'],
+    [
+      'on an older commit: move',
+      (r: ReturnType<typeof fakeRegistry>) => r.put('latest', 'old', OLD),
+      'move',
+    ],
+    [
+      'on a newer commit: stay',
+      (r: ReturnType<typeof fakeRegistry>) => r.put('latest', 'new', NEW),
+      'stay',
+    ],
+    [
+      'on an unrelated commit: move',
+      (r: ReturnType<typeof fakeRegistry>) => r.put('latest', 'x', OTHER),
+      'move',
+    ],
+    [
+      'on no revision at all: move',
+      (r: ReturnType<typeof fakeRegistry>) => r.put('latest', 'x', undefined),
+      'move',
+    ],
+    [
+      'already on this image (a rerun): nothing to write',
+      (r: ReturnType<typeof fakeRegistry>) => r.put('latest', 'mine', MINE),
+      'current',
+    ],
+  ] as const)('%s', async (_label, before, expected) => {
+    const registry = fakeRegistry();
+    before(registry);
+    expect(await decide(registry, digestOf('mine'))).toBe(expected);
   });
 });
