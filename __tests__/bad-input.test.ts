@@ -293,7 +293,11 @@ const CASES: [string, Case][] = [
   ['a tag with a colon', { files: tagsRule('v:1'), message: /v:1/ }],
   [
     'a 200-character tag',
-    { files: tagsRule(longTag), message: /tags\[0\]/, at: 'image-builder.yml:1' },
+    {
+      files: tagsRule(longTag),
+      message: /tags\[0\]: at most 128 characters, got 200/,
+      at: 'image-builder.yml:1',
+    },
   ],
   ['a tag with a space', { files: tagsRule('two words'), message: /two words/ }],
   // ---- repositories and names ----

@@ -70773,6 +70773,16 @@ class YamlSource {
                     path,
                     where: 'key',
                 };
+            case 'maxLength': {
+                const limit = Number(error.params.limit);
+                const length = typeof data === 'string' ? [...data].length : 0;
+                return {
+                    message: `${prefix}at most ${limit} characters, got ${length}: ${show(data)}`,
+                    path,
+                    where: 'value',
+                    rank: 0,
+                };
+            }
             case 'oneOf': {
                 // The schema's only oneOf is "exactly one of these keys" (test: run | command).
                 const keys = (parent.oneOf ?? []).flatMap((branch) => branch.required ?? []);
