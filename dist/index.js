@@ -74956,11 +74956,14 @@ class Transport {
             let failure;
             this.count++;
             try {
+                const payload = typeof body === 'function' ? body() : body;
                 const answer = await this.fetchFn(url, {
                     method,
                     headers,
                     redirect: 'manual',
-                    ...(body !== undefined ? { body } : {}),
+                    ...(payload !== undefined ? { body: payload } : {}),
+                    // A stream is sent as it is read (fetch requires saying so).
+                    ...(typeof body === 'function' ? { duplex: 'half' } : {}),
                 });
                 const bytes = method === 'HEAD' ? Buffer.alloc(0) : Buffer.from(await answer.arrayBuffer());
                 response = {
@@ -76141,6 +76144,8 @@ function keychain(options) {
     ]);
 }
 
+// EXTERNAL MODULE: external "node:fs"
+var external_node_fs_ = __nccwpck_require__(8262);
 ;// CONCATENATED MODULE: ./src/registry/blob-upload.ts
 
 
@@ -76157,25 +76162,9 @@ async function startUpload(client, to) {
         throw errorFromResponse(response);
     return new URL(location, response.url).toString();
 }
-async function sendChunk(client, to, location, chunk, offset) {
-    const response = await client.transport.request({
-        method: 'PATCH',
-        registry: to.registry,
-        path: location,
-        scopes: [pushScope(to.path)],
-        headers: {
-            'Content-Type': 'application/octet-stream',
-            'Content-Range': `${offset}-${offset + chunk.length - 1}`,
-        },
-        body: chunk,
-    });
-    if (response.status !== 202)
-        throw errorFromResponse(response);
-    // Each answer names where the next chunk goes (the upload state may be in the URL).
-    const next = response.headers.get('location');
-    return next ? new URL(next, response.url).toString() : location;
-}
-async function finishUpload(client, to, location, digest, body) {
+async function finishUpload(client, to, location, digest, body, 
+/** The body's length, for a streamed one. */
+size) {
     const url = new URL(location);
     url.searchParams.set('digest', digest);
     const response = await client.transport.request({
@@ -76183,7 +76172,12 @@ async function finishUpload(client, to, location, digest, body) {
         registry: to.registry,
         path: url.toString(),
         scopes: [pushScope(to.path)],
-        headers: { 'Content-Type': 'application/octet-stream' },
+        headers: {
+            'Content-Type': 'application/octet-stream',
+            ...(typeof body === 'function' && size !== undefined
+                ? { 'Content-Length': String(size) }
+                : {}),
+        },
         ...(body !== undefined ? { body } : {}),
     });
     if (response.status !== 201 && response.status !== 204)
@@ -76207,10 +76201,13 @@ async function cancelUpload(client, to, location) {
 ;// CONCATENATED MODULE: ./src/promote/copy.ts
 // Moving an image's content between repositories without a daemon: what a manifest
 // references, and blob transfers — a cross-repository mount where the registry allows it
-// (distribution spec, "Mounting a blob from another repository"), else a copy streamed in
-// bounded chunks: ranged GETs (RFC 9110 §14) from the source and a chunked upload
-// (POST, PATCH with Content-Range, PUT ?digest=) to the target, so a layer is never held
-// in memory whole.
+// (distribution spec, "Mounting a blob from another repository"), else a copy: ranged GETs
+// (RFC 9110 §14) from the source into a temporary file and one streamed upload (POST, PUT
+// ?digest=) to the target, so a layer is never held in memory whole.
+
+
+
+
 
 
 
@@ -76293,73 +76290,91 @@ function manifestContent(manifest) {
 /**
  * Copies one blob from `from` to `to` (any registries) and returns the bytes sent. Blobs up
  * to `chunkSize` go in one GET and a monolithic upload (POST, PUT ?digest=); larger ones
- * in ranged GETs, each sent on as a PATCH, so at most one chunk is in memory. The digest
- * is computed on the way and checked before the upload is committed.
+ * come down in ranged GETs into a private temporary file (at most one chunk in memory) and
+ * go up streamed from it in the closing PUT: chunked PATCHes are mishandled by some
+ * registries (ECR keeps only a session's first chunk). The digest is checked before the
+ * upload starts.
  */
 async function copyBlob(client, from, to, blob, options = {}) {
     const chunkSize = Math.max(1, options.chunkSize ?? DEFAULT_CHUNK_SIZE);
-    const upload = await startUpload(client, to);
-    try {
-        if (blob.size <= chunkSize) {
-            // getBlob checks the digest of what it read.
-            const bytes = await client.getBlob(from, blob.digest);
+    if (blob.size <= chunkSize) {
+        // getBlob checks the digest of what it read.
+        const bytes = await client.getBlob(from, blob.digest);
+        const upload = await startUpload(client, to);
+        try {
             await finishUpload(client, to, upload, blob.digest, bytes);
-            return bytes.length;
         }
-        const hash = (0,external_node_crypto_.createHash)(algorithmOf(blob.digest));
-        let location = upload;
-        let offset = 0;
-        let whole;
-        while (offset < blob.size) {
-            const end = Math.min(blob.size, offset + chunkSize) - 1;
-            let chunk;
-            if (whole) {
-                chunk = whole.subarray(offset, end + 1);
-            }
-            else {
-                const response = await client.transport.request({
-                    method: 'GET',
-                    registry: from.registry,
-                    path: `/v2/${from.path}/blobs/${blob.digest}`,
-                    scopes: [pullScope(from.path)],
-                    headers: { Range: `bytes=${offset}-${end}` },
-                });
-                if (response.status === 200 && offset === 0) {
-                    // The registry (or its storage) ignores Range and sent the whole blob: use it.
-                    whole = response.body;
-                    if (whole.length !== blob.size) {
-                        throw errorFromResponse(response, `expected ${blob.size} bytes, got ${whole.length}`);
-                    }
-                    chunk = whole.subarray(0, end + 1);
-                }
-                else if (response.status === 206) {
-                    chunk = response.body;
-                    if (chunk.length !== end - offset + 1) {
-                        throw errorFromResponse(response, `asked for bytes ${offset}-${end}, got ${chunk.length} bytes`);
-                    }
-                }
-                else {
-                    throw errorFromResponse(response);
-                }
-            }
-            hash.update(chunk);
-            location = await sendChunk(client, to, location, chunk, offset);
-            offset = end + 1;
+        catch (error) {
+            await cancelUpload(client, to, upload);
+            throw error;
         }
-        const actual = `${algorithmOf(blob.digest)}:${hash.digest('hex')}`;
-        if (actual !== blob.digest) {
-            throw new RegistryError({
-                method: 'GET',
-                url: `${client.transport.baseUrl(from.registry)}/v2/${from.path}/blobs/${blob.digest}`,
-                reason: `blob digest mismatch: got ${actual}`,
-            });
+        return bytes.length;
+    }
+    const dir = await (0,promises_.mkdtemp)(external_node_path_default().join((0,external_node_os_.tmpdir)(), 'image-builder-blob-'));
+    try {
+        const file = external_node_path_default().join(dir, 'blob');
+        await download(client, from, blob, file, chunkSize);
+        const upload = await startUpload(client, to);
+        try {
+            await finishUpload(client, to, upload, blob.digest, () => (0,external_node_fs_.createReadStream)(file), blob.size);
         }
-        await finishUpload(client, to, location, blob.digest);
+        catch (error) {
+            await cancelUpload(client, to, upload);
+            throw error;
+        }
         return blob.size;
     }
-    catch (error) {
-        await cancelUpload(client, to, upload);
-        throw error;
+    finally {
+        await (0,promises_.rm)(dir, { recursive: true, force: true });
+    }
+}
+/** Ranged GETs of a blob into `file`, its digest checked at the end. */
+async function download(client, from, blob, file, chunkSize) {
+    const hash = (0,external_node_crypto_.createHash)(algorithmOf(blob.digest));
+    const out = await (0,promises_.open)(file, 'wx', 0o600);
+    try {
+        let offset = 0;
+        while (offset < blob.size) {
+            const end = Math.min(blob.size, offset + chunkSize) - 1;
+            const response = await client.transport.request({
+                method: 'GET',
+                registry: from.registry,
+                path: `/v2/${from.path}/blobs/${blob.digest}`,
+                scopes: [pullScope(from.path)],
+                headers: { Range: `bytes=${offset}-${end}` },
+            });
+            let chunk;
+            if (response.status === 200 && offset === 0) {
+                // The registry (or its storage) ignores Range and sent the whole blob: use it.
+                if (response.body.length !== blob.size) {
+                    throw errorFromResponse(response, `expected ${blob.size} bytes, got ${response.body.length}`);
+                }
+                chunk = response.body;
+            }
+            else if (response.status === 206) {
+                chunk = response.body;
+                if (chunk.length !== end - offset + 1) {
+                    throw errorFromResponse(response, `asked for bytes ${offset}-${end}, got ${chunk.length} bytes`);
+                }
+            }
+            else {
+                throw errorFromResponse(response);
+            }
+            hash.update(chunk);
+            await out.write(chunk, 0, chunk.length, offset);
+            offset += chunk.length;
+        }
+    }
+    finally {
+        await out.close();
+    }
+    const actual = `${algorithmOf(blob.digest)}:${hash.digest('hex')}`;
+    if (actual !== blob.digest) {
+        throw new RegistryError({
+            method: 'GET',
+            url: `${client.transport.baseUrl(from.registry)}/v2/${from.path}/blobs/${blob.digest}`,
+            reason: `blob digest mismatch: got ${actual}`,
+        });
     }
 }
 function algorithmOf(digest) {
@@ -76438,6 +76453,7 @@ function createLimit(concurrency) {
 // registry client. Builders write there locally, so a push gets the client's retries of
 // every request (Buildah 1.28 retries only network errors, not a 503 or a 429), and what is
 // pushed is exactly those bytes: the digest is known before the registry is asked.
+
 
 
 
@@ -76550,51 +76566,37 @@ async function pushBlob(client, dir, target, blob, counts, options) {
     }
 }
 /**
- * One upload session for a blob file: whole when it fits in a chunk, else PATCH by PATCH
- * with only one chunk in memory. The digest is computed on the way and checked before the
- * upload is committed, so a file changed under us is never stored under the wrong name.
+ * One upload session for a blob file, sent whole with the closing PUT, as containerd does:
+ * every registry takes it, while chunked PATCHes are mishandled by some (ECR keeps only
+ * the first chunk). A blob up to `chunkSize` is read into memory; a larger one is streamed
+ * from its file, after a first reading that checks its digest, so a file changed under us
+ * is never sent under the wrong name.
  */
 async function uploadFile(client, target, file, blob, options) {
     const chunkSize = Math.max(1, options.chunkSize ?? DEFAULT_CHUNK_SIZE);
-    const handle = await (0,promises_.open)(file, 'r');
-    let location;
+    const { size } = await (0,promises_.stat)(file);
+    if (size !== blob.size) {
+        throw new Error(`${file} has ${size} bytes, the manifest says ${blob.size}`);
+    }
+    const bytes = size <= chunkSize ? await (0,promises_.readFile)(file) : undefined;
+    const actual = bytes ? digestOf(bytes, blob.digest) : await fileDigest(file);
+    if (actual !== blob.digest)
+        throw new Error(`${file} has digest ${actual}, not ${blob.digest}`);
+    const location = await startUpload(client, target);
     try {
-        const { size } = await handle.stat();
-        if (size !== blob.size) {
-            throw new Error(`${file} has ${size} bytes, the manifest says ${blob.size}`);
-        }
-        const upload = await startUpload(client, target);
-        location = upload;
-        if (size <= chunkSize) {
-            const bytes = await handle.readFile();
-            const actual = digestOf(bytes, blob.digest);
-            if (actual !== blob.digest)
-                throw new Error(`${file} has digest ${actual}, not ${blob.digest}`);
-            await finishUpload(client, target, upload, blob.digest, bytes);
-            return size;
-        }
-        const hash = (0,external_node_crypto_.createHash)('sha256');
-        for (let offset = 0; offset < size; offset += chunkSize) {
-            const chunk = Buffer.alloc(Math.min(chunkSize, size - offset));
-            await handle.read(chunk, 0, chunk.length, offset);
-            hash.update(chunk);
-            location = await sendChunk(client, target, location, chunk, offset);
-        }
-        const actual = `sha256:${hash.digest('hex')}`;
-        if (actual !== blob.digest)
-            throw new Error(`${file} has digest ${actual}, not ${blob.digest}`);
-        await finishUpload(client, target, location, blob.digest);
+        await finishUpload(client, target, location, blob.digest, bytes ?? (() => (0,external_node_fs_.createReadStream)(file)), size);
         return size;
     }
     catch (error) {
-        // The latest location: a registry may keep the upload's state in it.
-        if (location !== undefined)
-            await cancelUpload(client, target, location);
+        await cancelUpload(client, target, location);
         throw error;
     }
-    finally {
-        await handle.close();
-    }
+}
+async function fileDigest(file) {
+    const hash = (0,external_node_crypto_.createHash)('sha256');
+    for await (const chunk of (0,external_node_fs_.createReadStream)(file))
+        hash.update(chunk);
+    return `sha256:${hash.digest('hex')}`;
 }
 /** PUTs a manifest and checks the registry stored these very bytes. */
 async function putExactly(client, target, tagOrDigest, bytes, mediaType) {

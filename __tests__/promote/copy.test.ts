@@ -1,5 +1,5 @@
 // Promotion to another registry, against two real distribution registries on 127.0.0.1:
-// only the blobs the target lacks are copied, streamed in chunks; indexes are copied whole.
+// only the blobs the target lacks are copied, through a file in bounded chunks; indexes are copied whole.
 import { createHash, randomBytes } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 import { parseReference } from '../../src/core/reference.js';
@@ -222,7 +222,7 @@ describe('to another registry', () => {
     expect(layerUploads).toHaveLength(1);
   });
 
-  test('a large layer streams in chunks through ranged GETs and PATCHes', async () => {
+  test('a large layer comes down in ranged GETs and goes up in one streamed PUT', async () => {
     const image = await pushLargeImage(src('team/big'), 'staging', 300_000);
     from.reset();
     to.reset();
@@ -240,10 +240,12 @@ describe('to another registry', () => {
       bytesCopied: image.layer.length + image.config.length,
     });
     const chunks = Math.ceil(image.layer.length / (64 * 1024));
-    expect(to.requests.filter((r) => r.method === 'PATCH')).toHaveLength(chunks);
-    expect(
-      to.requests.filter((r) => r.method === 'PATCH').every((r) => r.bytesIn <= 64 * 1024),
-    ).toBe(true);
+    // No PATCH: some registries (ECR) keep only a session's first chunk.
+    expect(to.requests.filter((r) => r.method === 'PATCH')).toEqual([]);
+    const layerPuts = to.requests.filter(
+      (r) => r.method === 'PUT' && r.url.includes(encodeURIComponent(image.layerDigest)),
+    );
+    expect(layerPuts.map((r) => [r.status, r.bytesIn])).toEqual([[201, image.layer.length]]);
     expect(
       from.requests.filter(
         (r) => r.method === 'GET' && r.url.includes(image.layerDigest) && r.status === 206,
@@ -257,7 +259,7 @@ describe('to another registry', () => {
 });
 
 describe('copyBlob', () => {
-  test('a registry that ignores Range still gets its blob copied, in chunks', async () => {
+  test('a registry that ignores Range still gets its blob copied', async () => {
     const image = await pushLargeImage(src('range/none'), 'v1', 150_000);
     const noRange = await startProxy(source.host, (request, self) => {
       const headers = { ...request.headers };
@@ -277,16 +279,14 @@ describe('copyBlob', () => {
       expect(noRange.requests.filter((r) => r.method === 'GET' && r.url !== '/v2/')).toHaveLength(
         1,
       );
-      expect(to.requests.filter((r) => r.method === 'PATCH')).toHaveLength(
-        Math.ceil(image.layer.length / 50_000),
-      );
+      expect(to.requests.filter((r) => r.method === 'PATCH')).toEqual([]);
       expect(await client.getBlob(dst('range/none'), image.layerDigest)).toEqual(image.layer);
     } finally {
       await noRange.stop();
     }
   });
 
-  test('a corrupted source is caught before the upload is committed, and the upload is cancelled', async () => {
+  test('a corrupted source is caught before any upload starts', async () => {
     const image = await pushLargeImage(src('range/bad'), 'v1', 100_000);
     const corrupting = await startProxy(source.host, async (request, self) => {
       const answer = await self.forward(request);
@@ -307,8 +307,7 @@ describe('copyBlob', () => {
       ).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(RegistryError);
       expect((error as Error).message).toMatch(/blob digest mismatch: got sha256:/);
-      expect(to.requests.filter((r) => r.method === 'DELETE')).toHaveLength(1);
-      expect(to.requests.filter((r) => r.method === 'PUT')).toEqual([]);
+      expect(to.work().filter((r) => r.url.includes('/blobs/uploads/'))).toEqual([]);
       expect(await client.headBlob(dst('range/bad'), image.layerDigest)).toBe(false);
     } finally {
       await corrupting.stop();

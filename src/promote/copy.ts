@@ -1,14 +1,17 @@
 // Moving an image's content between repositories without a daemon: what a manifest
 // references, and blob transfers — a cross-repository mount where the registry allows it
-// (distribution spec, "Mounting a blob from another repository"), else a copy streamed in
-// bounded chunks: ranged GETs (RFC 9110 §14) from the source and a chunked upload
-// (POST, PATCH with Content-Range, PUT ?digest=) to the target, so a layer is never held
-// in memory whole.
+// (distribution spec, "Mounting a blob from another repository"), else a copy: ranged GETs
+// (RFC 9110 §14) from the source into a temporary file and one streamed upload (POST, PUT
+// ?digest=) to the target, so a layer is never held in memory whole.
 import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { mkdtemp, open, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { repositoryOf } from '../core/reference.js';
 import type { ImageReference } from '../core/types.js';
 import { pullScope } from '../registry/auth.js';
-import { cancelUpload, finishUpload, sendChunk, startUpload } from '../registry/blob-upload.js';
+import { cancelUpload, finishUpload, startUpload } from '../registry/blob-upload.js';
 import { MEDIA_TYPES, type Manifest, type RegistryClient } from '../registry/client.js';
 import { RegistryError, errorFromResponse } from '../registry/errors.js';
 
@@ -105,8 +108,10 @@ export interface CopyBlobOptions {
 /**
  * Copies one blob from `from` to `to` (any registries) and returns the bytes sent. Blobs up
  * to `chunkSize` go in one GET and a monolithic upload (POST, PUT ?digest=); larger ones
- * in ranged GETs, each sent on as a PATCH, so at most one chunk is in memory. The digest
- * is computed on the way and checked before the upload is committed.
+ * come down in ranged GETs into a private temporary file (at most one chunk in memory) and
+ * go up streamed from it in the closing PUT: chunked PATCHes are mishandled by some
+ * registries (ECR keeps only a session's first chunk). The digest is checked before the
+ * upload starts.
  */
 export async function copyBlob(
   client: RegistryClient,
@@ -116,67 +121,91 @@ export async function copyBlob(
   options: CopyBlobOptions = {},
 ): Promise<number> {
   const chunkSize = Math.max(1, options.chunkSize ?? DEFAULT_CHUNK_SIZE);
-  const upload = await startUpload(client, to);
-  try {
-    if (blob.size <= chunkSize) {
-      // getBlob checks the digest of what it read.
-      const bytes = await client.getBlob(from, blob.digest);
+  if (blob.size <= chunkSize) {
+    // getBlob checks the digest of what it read.
+    const bytes = await client.getBlob(from, blob.digest);
+    const upload = await startUpload(client, to);
+    try {
       await finishUpload(client, to, upload, blob.digest, bytes);
-      return bytes.length;
+    } catch (error) {
+      await cancelUpload(client, to, upload);
+      throw error;
     }
-    const hash = createHash(algorithmOf(blob.digest));
-    let location = upload;
+    return bytes.length;
+  }
+  const dir = await mkdtemp(path.join(tmpdir(), 'image-builder-blob-'));
+  try {
+    const file = path.join(dir, 'blob');
+    await download(client, from, blob, file, chunkSize);
+    const upload = await startUpload(client, to);
+    try {
+      await finishUpload(client, to, upload, blob.digest, () => createReadStream(file), blob.size);
+    } catch (error) {
+      await cancelUpload(client, to, upload);
+      throw error;
+    }
+    return blob.size;
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** Ranged GETs of a blob into `file`, its digest checked at the end. */
+async function download(
+  client: RegistryClient,
+  from: ImageReference,
+  blob: Descriptor,
+  file: string,
+  chunkSize: number,
+): Promise<void> {
+  const hash = createHash(algorithmOf(blob.digest));
+  const out = await open(file, 'wx', 0o600);
+  try {
     let offset = 0;
-    let whole: Buffer | undefined;
     while (offset < blob.size) {
       const end = Math.min(blob.size, offset + chunkSize) - 1;
+      const response = await client.transport.request({
+        method: 'GET',
+        registry: from.registry,
+        path: `/v2/${from.path}/blobs/${blob.digest}`,
+        scopes: [pullScope(from.path)],
+        headers: { Range: `bytes=${offset}-${end}` },
+      });
       let chunk: Buffer;
-      if (whole) {
-        chunk = whole.subarray(offset, end + 1);
-      } else {
-        const response = await client.transport.request({
-          method: 'GET',
-          registry: from.registry,
-          path: `/v2/${from.path}/blobs/${blob.digest}`,
-          scopes: [pullScope(from.path)],
-          headers: { Range: `bytes=${offset}-${end}` },
-        });
-        if (response.status === 200 && offset === 0) {
-          // The registry (or its storage) ignores Range and sent the whole blob: use it.
-          whole = response.body;
-          if (whole.length !== blob.size) {
-            throw errorFromResponse(response, `expected ${blob.size} bytes, got ${whole.length}`);
-          }
-          chunk = whole.subarray(0, end + 1);
-        } else if (response.status === 206) {
-          chunk = response.body;
-          if (chunk.length !== end - offset + 1) {
-            throw errorFromResponse(
-              response,
-              `asked for bytes ${offset}-${end}, got ${chunk.length} bytes`,
-            );
-          }
-        } else {
-          throw errorFromResponse(response);
+      if (response.status === 200 && offset === 0) {
+        // The registry (or its storage) ignores Range and sent the whole blob: use it.
+        if (response.body.length !== blob.size) {
+          throw errorFromResponse(
+            response,
+            `expected ${blob.size} bytes, got ${response.body.length}`,
+          );
         }
+        chunk = response.body;
+      } else if (response.status === 206) {
+        chunk = response.body;
+        if (chunk.length !== end - offset + 1) {
+          throw errorFromResponse(
+            response,
+            `asked for bytes ${offset}-${end}, got ${chunk.length} bytes`,
+          );
+        }
+      } else {
+        throw errorFromResponse(response);
       }
       hash.update(chunk);
-      location = await sendChunk(client, to, location, chunk, offset);
-      offset = end + 1;
+      await out.write(chunk, 0, chunk.length, offset);
+      offset += chunk.length;
     }
-    const actual = `${algorithmOf(blob.digest)}:${hash.digest('hex')}`;
-    if (actual !== blob.digest) {
-      throw new RegistryError({
-        method: 'GET',
-        url: `${client.transport.baseUrl(from.registry)}/v2/${from.path}/blobs/${blob.digest}`,
-        reason: `blob digest mismatch: got ${actual}`,
-      });
-    }
-    await finishUpload(client, to, location, blob.digest);
-    return blob.size;
-  } catch (error) {
-    await cancelUpload(client, to, upload);
-    throw error;
+  } finally {
+    await out.close();
+  }
+  const actual = `${algorithmOf(blob.digest)}:${hash.digest('hex')}`;
+  if (actual !== blob.digest) {
+    throw new RegistryError({
+      method: 'GET',
+      url: `${client.transport.baseUrl(from.registry)}/v2/${from.path}/blobs/${blob.digest}`,
+      reason: `blob digest mismatch: got ${actual}`,
+    });
   }
 }
 

@@ -1,10 +1,11 @@
 // Blob uploads (distribution spec, "Pushing blobs"): an upload session opened with POST,
-// sent whole with the closing PUT or in PATCH chunks with Content-Range, and cancelled with
+// sent whole with the closing PUT (bytes, or streamed from a file), and cancelled with
 // DELETE when it cannot finish, so sessions do not linger until the registry purges them.
 import type { ImageReference } from '../core/types.js';
 import { pushScope } from './auth.js';
 import type { RegistryClient } from './client.js';
 import { errorFromResponse } from './errors.js';
+import type { RequestBody } from './transport.js';
 
 /** Opens an upload session; returns the absolute URL to send the blob to. */
 export async function startUpload(client: RegistryClient, to: ImageReference): Promise<string> {
@@ -19,36 +20,14 @@ export async function startUpload(client: RegistryClient, to: ImageReference): P
   return new URL(location, response.url).toString();
 }
 
-export async function sendChunk(
-  client: RegistryClient,
-  to: ImageReference,
-  location: string,
-  chunk: Buffer,
-  offset: number,
-): Promise<string> {
-  const response = await client.transport.request({
-    method: 'PATCH',
-    registry: to.registry,
-    path: location,
-    scopes: [pushScope(to.path)],
-    headers: {
-      'Content-Type': 'application/octet-stream',
-      'Content-Range': `${offset}-${offset + chunk.length - 1}`,
-    },
-    body: chunk,
-  });
-  if (response.status !== 202) throw errorFromResponse(response);
-  // Each answer names where the next chunk goes (the upload state may be in the URL).
-  const next = response.headers.get('location');
-  return next ? new URL(next, response.url).toString() : location;
-}
-
 export async function finishUpload(
   client: RegistryClient,
   to: ImageReference,
   location: string,
   digest: string,
-  body?: Buffer,
+  body?: RequestBody,
+  /** The body's length, for a streamed one. */
+  size?: number,
 ): Promise<void> {
   const url = new URL(location);
   url.searchParams.set('digest', digest);
@@ -57,7 +36,12 @@ export async function finishUpload(
     registry: to.registry,
     path: url.toString(),
     scopes: [pushScope(to.path)],
-    headers: { 'Content-Type': 'application/octet-stream' },
+    headers: {
+      'Content-Type': 'application/octet-stream',
+      ...(typeof body === 'function' && size !== undefined
+        ? { 'Content-Length': String(size) }
+        : {}),
+    },
     ...(body !== undefined ? { body } : {}),
   });
   if (response.status !== 201 && response.status !== 204) throw errorFromResponse(response);

@@ -4,12 +4,13 @@
 // every request (Buildah 1.28 retries only network errors, not a 503 or a 429), and what is
 // pushed is exactly those bytes: the digest is known before the registry is asked.
 import { createHash } from 'node:crypto';
-import { open, readFile } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { ImageReference } from '../core/types.js';
 import { DEFAULT_CHUNK_SIZE, manifestContent } from '../promote/copy.js';
 import type { Descriptor } from '../promote/copy.js';
-import { cancelUpload, finishUpload, sendChunk, startUpload } from './blob-upload.js';
+import { cancelUpload, finishUpload, startUpload } from './blob-upload.js';
 import { MEDIA_TYPES, digestOf } from './client.js';
 import type { RegistryClient } from './client.js';
 import { RegistryError } from './errors.js';
@@ -42,7 +43,7 @@ function sameRepository(a: ImageReference, b: ImageReference): boolean {
 export interface DirectoryPushOptions {
   /** Blobs of earlier pushes, to mount from; this push's blobs are added. */
   locations?: BlobLocations;
-  /** The largest piece read and sent at once (default 16 MiB). */
+  /** Blobs up to this size (default 16 MiB) are read into memory; larger ones streamed. */
   chunkSize?: number;
   /** Tries per blob, each a fresh upload session (default 3): a session broken half-way
    *  (a dropped PATCH) cannot be resumed reliably on every registry. */
@@ -171,9 +172,11 @@ async function pushBlob(
 }
 
 /**
- * One upload session for a blob file: whole when it fits in a chunk, else PATCH by PATCH
- * with only one chunk in memory. The digest is computed on the way and checked before the
- * upload is committed, so a file changed under us is never stored under the wrong name.
+ * One upload session for a blob file, sent whole with the closing PUT, as containerd does:
+ * every registry takes it, while chunked PATCHes are mishandled by some (ECR keeps only
+ * the first chunk). A blob up to `chunkSize` is read into memory; a larger one is streamed
+ * from its file, after a first reading that checks its digest, so a file changed under us
+ * is never sent under the wrong name.
  */
 async function uploadFile(
   client: RegistryClient,
@@ -183,41 +186,34 @@ async function uploadFile(
   options: DirectoryPushOptions,
 ): Promise<number> {
   const chunkSize = Math.max(1, options.chunkSize ?? DEFAULT_CHUNK_SIZE);
-  const handle = await open(file, 'r');
-  let location: string | undefined;
+  const { size } = await stat(file);
+  if (size !== blob.size) {
+    throw new Error(`${file} has ${size} bytes, the manifest says ${blob.size}`);
+  }
+  const bytes = size <= chunkSize ? await readFile(file) : undefined;
+  const actual = bytes ? digestOf(bytes, blob.digest) : await fileDigest(file);
+  if (actual !== blob.digest) throw new Error(`${file} has digest ${actual}, not ${blob.digest}`);
+  const location = await startUpload(client, target);
   try {
-    const { size } = await handle.stat();
-    if (size !== blob.size) {
-      throw new Error(`${file} has ${size} bytes, the manifest says ${blob.size}`);
-    }
-    const upload = await startUpload(client, target);
-    location = upload;
-    if (size <= chunkSize) {
-      const bytes = await handle.readFile();
-      const actual = digestOf(bytes, blob.digest);
-      if (actual !== blob.digest)
-        throw new Error(`${file} has digest ${actual}, not ${blob.digest}`);
-      await finishUpload(client, target, upload, blob.digest, bytes);
-      return size;
-    }
-    const hash = createHash('sha256');
-    for (let offset = 0; offset < size; offset += chunkSize) {
-      const chunk = Buffer.alloc(Math.min(chunkSize, size - offset));
-      await handle.read(chunk, 0, chunk.length, offset);
-      hash.update(chunk);
-      location = await sendChunk(client, target, location, chunk, offset);
-    }
-    const actual = `sha256:${hash.digest('hex')}`;
-    if (actual !== blob.digest) throw new Error(`${file} has digest ${actual}, not ${blob.digest}`);
-    await finishUpload(client, target, location, blob.digest);
+    await finishUpload(
+      client,
+      target,
+      location,
+      blob.digest,
+      bytes ?? (() => createReadStream(file)),
+      size,
+    );
     return size;
   } catch (error) {
-    // The latest location: a registry may keep the upload's state in it.
-    if (location !== undefined) await cancelUpload(client, target, location);
+    await cancelUpload(client, target, location);
     throw error;
-  } finally {
-    await handle.close();
   }
+}
+
+async function fileDigest(file: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
+  return `sha256:${hash.digest('hex')}`;
 }
 
 /** PUTs a manifest and checks the registry stored these very bytes. */

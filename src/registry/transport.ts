@@ -70,6 +70,12 @@ export interface TransportOptions {
   userAgent?: string;
 }
 
+/**
+ * A request body: bytes, or a function opening a stream of them (called again for each
+ * try, so a large blob is streamed from its file and never held in memory).
+ */
+export type RequestBody = Buffer | string | (() => AsyncIterable<Uint8Array>);
+
 export interface TransportRequest {
   method: HttpMethod;
   /** The registry host as in a reference (`docker.io`, `127.0.0.1:5000`). */
@@ -79,7 +85,7 @@ export interface TransportRequest {
   /** What the request needs, e.g. `repository:a:pull,push`; used for Bearer tokens. */
   scopes: readonly string[];
   headers?: Record<string, string>;
-  body?: Buffer | string;
+  body?: RequestBody;
 }
 
 export interface TransportResponse {
@@ -406,7 +412,7 @@ export class Transport {
    * whatever host a redirect names (pre-signed storage URLs must not see it).
    */
   private async sendFollowing(
-    request: { method: HttpMethod; headers?: Record<string, string>; body?: Buffer | string },
+    request: { method: HttpMethod; headers?: Record<string, string>; body?: RequestBody },
     url: string,
     authOrigin: string,
     authorization: string | undefined,
@@ -443,7 +449,7 @@ export class Transport {
     method: HttpMethod,
     url: string,
     headers: Record<string, string>,
-    body?: Buffer | string,
+    body?: RequestBody,
   ): Promise<TransportResponse> {
     const { attempts } = this.retry;
     const host = new URL(url).host;
@@ -465,11 +471,14 @@ export class Transport {
       let failure: unknown;
       this.count++;
       try {
+        const payload = typeof body === 'function' ? body() : body;
         const answer = await this.fetchFn(url, {
           method,
           headers,
           redirect: 'manual',
-          ...(body !== undefined ? { body } : {}),
+          ...(payload !== undefined ? { body: payload as NonNullable<RequestInit['body']> } : {}),
+          // A stream is sent as it is read (fetch requires saying so).
+          ...(typeof body === 'function' ? ({ duplex: 'half' } as RequestInit) : {}),
         });
         const bytes = method === 'HEAD' ? Buffer.alloc(0) : Buffer.from(await answer.arrayBuffer());
         response = {
