@@ -324,6 +324,8 @@ describe('build through the fake backends into a real registry', () => {
             `${repository}:${sha}`,
             '--digest-file',
             join(workDir, 'digest'),
+            '--push-retry',
+            '3',
             '--build-arg',
             `REGISTRY=${registry.host}/${ns}`,
             ...pairs(record, '--label'),

@@ -48,6 +48,8 @@ const HEAD = [
   REF,
   '--digest-file',
   '/job/app/digest',
+  '--push-retry',
+  '3',
 ];
 
 describe('kanikoArgs', () => {

@@ -45157,6 +45157,10 @@ function kanikoArgs(request, settings) {
         request.pushRef,
         '--digest-file',
         kanikoDigestFile(request),
+        // Kaniko pushes itself: a 5xx or a dropped connection is tried again, with backoff
+        // (since Kaniko 0.23; every maintained fork has it).
+        '--push-retry',
+        '3',
     ];
     if (request.target !== undefined)
         args.push('--target', request.target);

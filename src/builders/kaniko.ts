@@ -93,6 +93,10 @@ export function kanikoArgs(request: BuildRequest, settings: KanikoSettings): str
     request.pushRef,
     '--digest-file',
     kanikoDigestFile(request),
+    // Kaniko pushes itself: a 5xx or a dropped connection is tried again, with backoff
+    // (since Kaniko 0.23; every maintained fork has it).
+    '--push-retry',
+    '3',
   ];
   if (request.target !== undefined) args.push('--target', request.target);
   const [platform] = request.platforms;
