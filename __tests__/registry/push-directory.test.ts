@@ -452,6 +452,15 @@ describe('pushDirectory through faults', () => {
     const layer = image.layers[0] as Buffer;
     const sent = proxy.requests.filter(isStreamedPut);
     expect(sent.map((request) => request.body.equals(layer))).toEqual([true, true]);
+    // With its length announced, as S3-backed registries need, not chunked.
+    expect(sent.map((request) => request.headers['content-length'])).toEqual([
+      String(layer.length),
+      String(layer.length),
+    ]);
+    expect(sent.map((request) => request.headers['transfer-encoding'])).toEqual([
+      undefined,
+      undefined,
+    ]);
     await expectPushed('faults/stream', image);
   });
 
