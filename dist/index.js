@@ -74324,7 +74324,7 @@ function parseErrorBody(body) {
 }
 // Query parameters that carry secrets: OAuth tokens, and the signatures of pre-signed
 // storage URLs (S3, GCS, Azure) that registries redirect blob downloads to.
-const SECRET_PARAM = /token|password|passwd|secret|signature|credential|^sig$|^se$|^key$|^code$|^x-amz-|^x-goog-/i;
+const SECRET_PARAM = /token|password|passwd|secret|signature|credential|^sig$|^se$|^key$|^code$|^verify$|^_state$|^x-amz-|^x-goog-/i;
 /**
  * The URL without its user info and with secret-looking query values replaced by
  * `REDACTED`. Text that is not a URL is returned unchanged.
@@ -74754,7 +74754,7 @@ class Transport {
     pings = new Map();
     credentialCache = new Map();
     pendingTokens = new Map();
-    /** Per host: requests in a row that failed after all their tries, and the last failure. */
+    /** Per host: requests in a row that failed after all their tries. */
     failing = new Map();
     constructor(options) {
         this.options = options;
@@ -74920,8 +74920,11 @@ class Transport {
             if (authorization && new URL(current).origin === authOrigin) {
                 headers.Authorization = authorization;
             }
-            if (body === undefined)
+            if (body === undefined) {
+                // A redirect that drops the body (303) drops what described it.
                 delete headers['Content-Type'];
+                delete headers['Content-Length'];
+            }
             const response = await this.send(method, current, headers, body);
             const location = response.headers.get('location');
             if (![301, 302, 303, 307, 308].includes(response.status) || !location)
@@ -74940,27 +74943,28 @@ class Transport {
     }
     /** One exchange with retries; the body is read here, so a cut body is retried too. */
     async send(method, url, headers, body) {
-        const { attempts } = this.retry;
         const host = new URL(url).host;
         const failing = this.failing.get(host);
-        if (failing !== undefined && failing.count >= this.retry.giveUpAfter) {
-            throw new RegistryError({
-                method,
-                url,
-                reason: `not tried: the last ${failing.count} requests to ${host} failed after ${attempts} tries each (last: ${failing.last})`,
-            });
-        }
-        const gaveUp = (reason) => {
-            const count = (this.failing.get(host)?.count ?? 0) + 1;
-            this.failing.set(host, { count, last: reason });
+        // A host whose last requests all failed every try gets one try per request until one
+        // succeeds: a registry that is down ends the run in seconds, one that comes back is used.
+        const degraded = failing !== undefined && failing.count >= this.retry.giveUpAfter;
+        const attempts = degraded ? 1 : this.retry.attempts;
+        const gaveUp = () => {
+            this.failing.set(host, { count: (this.failing.get(host)?.count ?? 0) + 1 });
         };
+        const degradedError = (reason) => new RegistryError({
+            method,
+            url,
+            reason: `${reason} (not retried: the last ${failing?.count ?? 0} requests to ${host} failed after ${this.retry.attempts} tries each)`,
+        });
         let waited = 0;
         for (let attempt = 1;; attempt++) {
             let response;
             let failure;
+            let payload;
             this.count++;
             try {
-                const payload = typeof body === 'function' ? body() : body;
+                payload = typeof body === 'function' ? body() : body;
                 const answer = await this.fetchFn(url, {
                     method,
                     headers,
@@ -74983,6 +74987,13 @@ class Transport {
             catch (error) {
                 failure = error;
             }
+            finally {
+                // A server may answer before reading a streamed body (503, 401, a redirect):
+                // the file stays open unless closed here.
+                const stream = payload;
+                if (typeof stream?.destroy === 'function')
+                    stream.destroy();
+            }
             const retryable = response
                 ? RETRYABLE_STATUS.has(response.status)
                 : isRetryableNetworkError(failure);
@@ -74994,16 +75005,24 @@ class Transport {
                 : backoffDelay(attempt, this.retry, this.retry.random);
             const last = !retryable || attempt >= attempts || waited + delayMs > this.retry.maxTotalDelayMs;
             if (last) {
+                // Only a request that used all its tries counts as given up (not one cut short
+                // by a long Retry-After).
+                const exhausted = retryable && attempt >= attempts;
                 if (response) {
-                    if (retryable)
-                        gaveUp(`${response.status} ${response.statusText}`.trim());
-                    else
+                    const status = `${response.status} ${response.statusText}`.trim();
+                    if (!retryable)
                         this.failing.delete(host);
+                    else if (degraded)
+                        throw degradedError(status);
+                    else if (exhausted)
+                        gaveUp();
                     return response;
                 }
                 const reason = describeNetworkError(failure);
-                if (retryable)
-                    gaveUp(reason);
+                if (degraded && retryable)
+                    throw degradedError(reason);
+                if (exhausted)
+                    gaveUp();
                 throw new RegistryError({ method, url, reason, attempts: attempt });
             }
             this.options.onRetry?.({
@@ -76486,6 +76505,8 @@ function sameRepository(a, b) {
     return a.registry === b.registry && a.path === b.path;
 }
 const HEX_DIGEST = /^sha256:([a-f0-9]{64})$/;
+/** Blobs of one image uploaded at once. */
+const BLOBS_AT_ONCE = 4;
 function fileOf(dir, digest, suffix = '') {
     const hex = HEX_DIGEST.exec(digest)?.[1];
     if (hex === undefined)
@@ -76532,8 +76553,10 @@ async function pushBlobsOf(client, dir, target, manifest, mediaType, counts, opt
     const content = manifestContent({ bytes: manifest, mediaType });
     if (content.kind !== 'image')
         throw new Error(`${dir}: an index inside an index`);
-    // Side by side; every upload ends (or is cancelled) before the error is reported.
-    const results = await Promise.allSettled(content.blobs.map((blob) => pushBlob(client, dir, target, blob, counts, options)));
+    // A few side by side (each may hold a blob of up to chunkSize in memory); every upload
+    // ends (or is cancelled) before an error is reported.
+    const limit = createLimit(BLOBS_AT_ONCE);
+    const results = await Promise.allSettled(content.blobs.map((blob) => limit(() => pushBlob(client, dir, target, blob, counts, options))));
     const failed = results.find((result) => result.status === 'rejected');
     if (failed)
         throw failed.reason;
@@ -78186,9 +78209,11 @@ async function runBuild(env) {
         return { outcome, held, wrote };
     };
     const settled = await Promise.allSettled(plan.images.map((image) => limit(() => finalTags(image))));
+    // An image whose tags failed is reported after the others' written tags are checked.
+    const tagFailure = settled.find((result) => result.status === 'rejected');
     for (const result of settled) {
         if (result.status === 'rejected')
-            throw result.reason;
+            continue;
         heldBack.push(...result.value.held);
         for (const tag of result.value.wrote) {
             written.push(tag);
@@ -78213,14 +78238,17 @@ async function runBuild(env) {
             write: (tag) => addTag(env.registry, tag.repository, tag.digest, tag.tag),
             ...(env.movingTagSettleMs !== undefined ? { settleMs: env.movingTagSettleMs } : {}),
         });
-        // A newer run's image holds the tag now: it is not this run's any more.
+        // Another run's image holds the tag now (a newer commit's, or another build of this
+        // commit): it is not this run's any more.
         for (const [index, tag] of verified.entries()) {
             const outcome = writtenBy[index];
-            if (tag.state === 'newer' && outcome) {
+            if ((tag.state === 'newer' || tag.state === 'same') && outcome) {
                 outcome.tags = outcome.tags.filter((name) => name !== tag.tag);
             }
         }
     }
+    if (tagFailure?.status === 'rejected')
+        throw tagFailure.reason;
     return { images, heldBack, ok };
 }
 
@@ -78354,13 +78382,15 @@ async function fileExists(file) {
 }
 /**
  * `git merge-base --is-ancestor` for the latest guard. The commit a moving tag points at
- * may be newer than this clone (a later push's run finished first): it is fetched, so the
- * older run sees it is older instead of moving the tag back.
+ * may be missing from this clone (a later push's run finished first, or a shallow clone):
+ * it is fetched, so the older run sees it is older instead of moving the tag back.
  */
 function ancestryIn(git) {
     return async (ancestor, descendant) => {
-        if (!(await git.hasCommit(descendant)))
-            await git.fetchCommit(descendant);
+        for (const sha of [ancestor, descendant]) {
+            if (!(await git.hasCommit(sha)))
+                await git.fetchCommit(sha);
+        }
         return git.isAncestor(ancestor, descendant);
     };
 }

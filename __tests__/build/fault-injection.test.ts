@@ -206,7 +206,7 @@ describe('a registry failing every request', () => {
       // The reason is the registry's last answer, or (once three requests in a row failed
       // every try) that the registry was given up on.
       expect(built.error?.message).toMatch(
-        /(500 Internal Server Error|503 Service Unavailable|429 Too Many Requests|other side closed|not tried)/,
+        /(500 Internal Server Error|503 Service Unavailable|429 Too Many Requests|other side closed|not retried)/,
       );
       for (const name of ['b0', 'c0x', 'c0y', 'c1x']) {
         expect(['failed', 'skipped']).toContain(built.images[name]?.status);

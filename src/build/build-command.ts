@@ -156,12 +156,14 @@ async function fileExists(file: string): Promise<boolean> {
 
 /**
  * `git merge-base --is-ancestor` for the latest guard. The commit a moving tag points at
- * may be newer than this clone (a later push's run finished first): it is fetched, so the
- * older run sees it is older instead of moving the tag back.
+ * may be missing from this clone (a later push's run finished first, or a shallow clone):
+ * it is fetched, so the older run sees it is older instead of moving the tag back.
  */
 function ancestryIn(git: Git): (ancestor: string, descendant: string) => Promise<boolean> {
   return async (ancestor, descendant) => {
-    if (!(await git.hasCommit(descendant))) await git.fetchCommit(descendant);
+    for (const sha of [ancestor, descendant]) {
+      if (!(await git.hasCommit(sha))) await git.fetchCommit(sha);
+    }
     return git.isAncestor(ancestor, descendant);
   };
 }

@@ -557,8 +557,10 @@ export async function runBuild(env: BuildEnvironment): Promise<BuildOutcome> {
   const settled = await Promise.allSettled(
     plan.images.map((image) => limit(() => finalTags(image))),
   );
+  // An image whose tags failed is reported after the others' written tags are checked.
+  const tagFailure = settled.find((result) => result.status === 'rejected');
   for (const result of settled) {
-    if (result.status === 'rejected') throw result.reason;
+    if (result.status === 'rejected') continue;
     heldBack.push(...result.value.held);
     for (const tag of result.value.wrote) {
       written.push(tag);
@@ -582,13 +584,15 @@ export async function runBuild(env: BuildEnvironment): Promise<BuildOutcome> {
       write: (tag) => addTag(env.registry, tag.repository, tag.digest, tag.tag),
       ...(env.movingTagSettleMs !== undefined ? { settleMs: env.movingTagSettleMs } : {}),
     });
-    // A newer run's image holds the tag now: it is not this run's any more.
+    // Another run's image holds the tag now (a newer commit's, or another build of this
+    // commit): it is not this run's any more.
     for (const [index, tag] of verified.entries()) {
       const outcome = writtenBy[index];
-      if (tag.state === 'newer' && outcome) {
+      if ((tag.state === 'newer' || tag.state === 'same') && outcome) {
         outcome.tags = outcome.tags.filter((name) => name !== tag.tag);
       }
     }
   }
+  if (tagFailure?.status === 'rejected') throw tagFailure.reason;
   return { images, heldBack, ok };
 }

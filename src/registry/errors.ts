@@ -118,7 +118,7 @@ export function parseErrorBody(body: Buffer | string): RegistryErrorEntry[] {
 // Query parameters that carry secrets: OAuth tokens, and the signatures of pre-signed
 // storage URLs (S3, GCS, Azure) that registries redirect blob downloads to.
 const SECRET_PARAM =
-  /token|password|passwd|secret|signature|credential|^sig$|^se$|^key$|^code$|^x-amz-|^x-goog-/i;
+  /token|password|passwd|secret|signature|credential|^sig$|^se$|^key$|^code$|^verify$|^_state$|^x-amz-|^x-goog-/i;
 
 /**
  * The URL without its user info and with secret-looking query values replaced by

@@ -8,7 +8,7 @@ import { createReadStream } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { ImageReference } from '../core/types.js';
-import { DEFAULT_CHUNK_SIZE, manifestContent } from '../promote/copy.js';
+import { DEFAULT_CHUNK_SIZE, createLimit, manifestContent } from '../promote/copy.js';
 import type { Descriptor } from '../promote/copy.js';
 import { cancelUpload, finishUpload, startUpload } from './blob-upload.js';
 import { MEDIA_TYPES, digestOf } from './client.js';
@@ -67,6 +67,8 @@ interface Counts {
 }
 
 const HEX_DIGEST = /^sha256:([a-f0-9]{64})$/;
+/** Blobs of one image uploaded at once. */
+const BLOBS_AT_ONCE = 4;
 
 function fileOf(dir: string, digest: string, suffix = ''): string {
   const hex = HEX_DIGEST.exec(digest)?.[1];
@@ -126,9 +128,11 @@ async function pushBlobsOf(
 ): Promise<void> {
   const content = manifestContent({ bytes: manifest, mediaType });
   if (content.kind !== 'image') throw new Error(`${dir}: an index inside an index`);
-  // Side by side; every upload ends (or is cancelled) before the error is reported.
+  // A few side by side (each may hold a blob of up to chunkSize in memory); every upload
+  // ends (or is cancelled) before an error is reported.
+  const limit = createLimit(BLOBS_AT_ONCE);
   const results = await Promise.allSettled(
-    content.blobs.map((blob) => pushBlob(client, dir, target, blob, counts, options)),
+    content.blobs.map((blob) => limit(() => pushBlob(client, dir, target, blob, counts, options))),
   );
   const failed = results.find((result) => result.status === 'rejected');
   if (failed) throw failed.reason;

@@ -32,9 +32,9 @@ export interface RetryOptions {
   maxRetryAfterMs?: number;
   /** The most one request waits in all between its tries (default 60 s). */
   maxTotalDelayMs?: number;
-  /** Requests in a row to one host that fail after all their tries before the rest fail at
-   *  once (default 2; with ten tries each, one such request is already rare): a registry
-   *  that is down ends the run in seconds. */
+  /** Requests in a row to one host that fail after all their tries before the next ones
+   *  get a single try each, until one succeeds (default 2; with ten tries each, one such
+   *  request is already rare): a registry that is down ends the run in seconds. */
   giveUpAfter?: number;
   /** Waits between tries (tests pass a fast one). */
   sleep?: (ms: number) => Promise<void>;
@@ -243,8 +243,8 @@ export class Transport {
   private readonly pings = new Map<string, Promise<RegistryState>>();
   private readonly credentialCache = new Map<string, Promise<Credential | undefined>>();
   private readonly pendingTokens = new Map<string, Promise<string>>();
-  /** Per host: requests in a row that failed after all their tries, and the last failure. */
-  private readonly failing = new Map<string, { count: number; last: string }>();
+  /** Per host: requests in a row that failed after all their tries. */
+  private readonly failing = new Map<string, { count: number }>();
 
   constructor(private readonly options: TransportOptions) {
     this.fetchFn = options.fetch ?? ((input, init) => fetch(input, init));
@@ -426,7 +426,11 @@ export class Transport {
       if (authorization && new URL(current).origin === authOrigin) {
         headers.Authorization = authorization;
       }
-      if (body === undefined) delete headers['Content-Type'];
+      if (body === undefined) {
+        // A redirect that drops the body (303) drops what described it.
+        delete headers['Content-Type'];
+        delete headers['Content-Length'];
+      }
       const response = await this.send(method, current, headers, body);
       const location = response.headers.get('location');
       if (![301, 302, 303, 307, 308].includes(response.status) || !location) return response;
@@ -451,27 +455,29 @@ export class Transport {
     headers: Record<string, string>,
     body?: RequestBody,
   ): Promise<TransportResponse> {
-    const { attempts } = this.retry;
     const host = new URL(url).host;
     const failing = this.failing.get(host);
-    if (failing !== undefined && failing.count >= this.retry.giveUpAfter) {
-      throw new RegistryError({
+    // A host whose last requests all failed every try gets one try per request until one
+    // succeeds: a registry that is down ends the run in seconds, one that comes back is used.
+    const degraded = failing !== undefined && failing.count >= this.retry.giveUpAfter;
+    const attempts = degraded ? 1 : this.retry.attempts;
+    const gaveUp = (): void => {
+      this.failing.set(host, { count: (this.failing.get(host)?.count ?? 0) + 1 });
+    };
+    const degradedError = (reason: string): RegistryError =>
+      new RegistryError({
         method,
         url,
-        reason: `not tried: the last ${failing.count} requests to ${host} failed after ${attempts} tries each (last: ${failing.last})`,
+        reason: `${reason} (not retried: the last ${failing?.count ?? 0} requests to ${host} failed after ${this.retry.attempts} tries each)`,
       });
-    }
-    const gaveUp = (reason: string): void => {
-      const count = (this.failing.get(host)?.count ?? 0) + 1;
-      this.failing.set(host, { count, last: reason });
-    };
     let waited = 0;
     for (let attempt = 1; ; attempt++) {
       let response: TransportResponse | undefined;
       let failure: unknown;
+      let payload: Buffer | string | AsyncIterable<Uint8Array> | undefined;
       this.count++;
       try {
-        const payload = typeof body === 'function' ? body() : body;
+        payload = typeof body === 'function' ? body() : body;
         const answer = await this.fetchFn(url, {
           method,
           headers,
@@ -492,6 +498,11 @@ export class Transport {
         };
       } catch (error) {
         failure = error;
+      } finally {
+        // A server may answer before reading a streamed body (503, 401, a redirect):
+        // the file stays open unless closed here.
+        const stream = payload as { destroy?: () => void } | undefined;
+        if (typeof stream?.destroy === 'function') stream.destroy();
       }
       const retryable = response
         ? RETRYABLE_STATUS.has(response.status)
@@ -506,13 +517,19 @@ export class Transport {
       const last =
         !retryable || attempt >= attempts || waited + delayMs > this.retry.maxTotalDelayMs;
       if (last) {
+        // Only a request that used all its tries counts as given up (not one cut short
+        // by a long Retry-After).
+        const exhausted = retryable && attempt >= attempts;
         if (response) {
-          if (retryable) gaveUp(`${response.status} ${response.statusText}`.trim());
-          else this.failing.delete(host);
+          const status = `${response.status} ${response.statusText}`.trim();
+          if (!retryable) this.failing.delete(host);
+          else if (degraded) throw degradedError(status);
+          else if (exhausted) gaveUp();
           return response;
         }
         const reason = describeNetworkError(failure);
-        if (retryable) gaveUp(reason);
+        if (degraded && retryable) throw degradedError(reason);
+        if (exhausted) gaveUp();
         throw new RegistryError({ method, url, reason, attempts: attempt });
       }
       this.options.onRetry?.({
