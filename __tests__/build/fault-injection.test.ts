@@ -153,7 +153,6 @@ describe(`a registry failing 20% of requests (FAULT_SEED=${SEED})`, () => {
         console.log(
           JSON.stringify({
             seconds,
-            imageSeconds: Object.values(built.images).reduce((sum, i) => sum + (i.seconds ?? 0), 0),
             requests: faults.proxy.requests.length,
             served: faults.served,
             summary: /registry: \d+ requests? retried \([^)]*\)/.exec(built.output)?.[0],
