@@ -68557,10 +68557,10 @@ __nccwpck_require__.d(__webpack_exports__, {
   e: () => (/* binding */ run)
 });
 
-// EXTERNAL MODULE: external "node:fs/promises"
-var promises_ = __nccwpck_require__(1455);
 // EXTERNAL MODULE: external "node:os"
 var external_node_os_ = __nccwpck_require__(8161);
+// EXTERNAL MODULE: external "node:fs/promises"
+var promises_ = __nccwpck_require__(1455);
 // EXTERNAL MODULE: ./src/core/errors.ts
 var errors = __nccwpck_require__(4296);
 ;// CONCATENATED MODULE: ./src/core/ci-event.ts
@@ -76333,7 +76333,7 @@ async function copyBlob(client, from, to, blob, options = {}) {
         }
         return bytes.length;
     }
-    const dir = await (0,promises_.mkdtemp)(external_node_path_default().join((0,external_node_os_.tmpdir)(), 'image-builder-blob-'));
+    const dir = await (0,promises_.mkdtemp)(external_node_path_default().join(options.tempDir ?? (0,external_node_os_.tmpdir)(), 'image-builder-blob-'));
     try {
         const file = external_node_path_default().join(dir, 'blob');
         await download(client, from, blob, file, chunkSize);
@@ -78174,20 +78174,17 @@ async function runBuild(env) {
         const outcome = images.find((candidate) => candidate.name === image.name);
         const held = [];
         const wrote = [];
-        for (const tag of deferred.get(image.name) ?? []) {
+        // Atomic mode's final tags, the branch's among them, then the moving ones: both kinds
+        // that move with every push are guarded.
+        const branchTag = branchTagOf(image, plan);
+        const deferredTags = deferred.get(image.name) ?? [];
+        for (const tag of [...deferredTags, ...movingTags(image, plan)]) {
+            const guarded = !deferredTags.includes(tag) || tag === branchTag;
             if (!ok || outcome.digest === undefined) {
                 held.push(`${image.repository}:${tag}`);
                 continue;
             }
-            await addTag(env.registry, image.repository, outcome.digest, tag);
-            outcome.tags.push(tag);
-        }
-        for (const tag of movingTags(image, plan)) {
-            if (!ok || outcome.digest === undefined) {
-                held.push(`${image.repository}:${tag}`);
-                continue;
-            }
-            const decision = isAncestor === undefined
+            const decision = isAncestor === undefined || !guarded
                 ? 'move'
                 : await movingTagDecision({
                     registry: env.registry,
@@ -78204,7 +78201,8 @@ async function runBuild(env) {
             if (decision === 'current')
                 continue;
             await addTag(env.registry, image.repository, outcome.digest, tag);
-            wrote.push({ repository: image.repository, tag, digest: outcome.digest });
+            if (guarded)
+                wrote.push({ repository: image.repository, tag, digest: outcome.digest });
         }
         return { outcome, held, wrote };
     };
@@ -79419,7 +79417,11 @@ async function promoteImages(options) {
         }
     }
     // 2. Move content into other repositories; no tag changes yet.
-    const transfers = new BlobTransfers(client, { concurrency, chunkSize: options.chunkSize });
+    const transfers = new BlobTransfers(client, {
+        concurrency,
+        chunkSize: options.chunkSize,
+        ...(options.tempDir !== undefined ? { tempDir: options.tempDir } : {}),
+    });
     const written = [];
     let failed = false;
     const guard = async (work, context) => {
@@ -79733,6 +79735,7 @@ function buildOutputs(outcome) {
 
 
 
+
 async function run(settings, host, env = process.env, dependencies = {}) {
     const git = new Git(settings.repoDir);
     const files = new RepoFiles(settings.repoDir);
@@ -79840,6 +79843,9 @@ async function promote(planned, settings, host, env) {
             client: access.client,
             items,
             log: (line) => host.info(line),
+            // Large blobs crossing registries are staged on disk: the runner's own temp folder,
+            // which CI empties after the job even if this process is killed.
+            tempDir: env.RUNNER_TEMP || env.TMPDIR || (0,external_node_os_.tmpdir)(),
         });
         for (const result of results) {
             for (const target of result.targets) {

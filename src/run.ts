@@ -1,3 +1,4 @@
+import { tmpdir } from 'node:os';
 import { detectPlatform, loadEvent } from './adapters/ci-env.js';
 import { RepoFiles } from './adapters/files.js';
 import { Git } from './adapters/git.js';
@@ -160,6 +161,9 @@ async function promote(
       client: access.client,
       items,
       log: (line) => host.info(line),
+      // Large blobs crossing registries are staged on disk: the runner's own temp folder,
+      // which CI empties after the job even if this process is killed.
+      tempDir: env.RUNNER_TEMP || env.TMPDIR || tmpdir(),
     });
     for (const result of results) {
       for (const target of result.targets) {

@@ -521,21 +521,18 @@ export async function runBuild(env: BuildEnvironment): Promise<BuildOutcome> {
     const outcome = images.find((candidate) => candidate.name === image.name) as ImageOutcome;
     const held: string[] = [];
     const wrote: WrittenTag[] = [];
-    for (const tag of deferred.get(image.name) ?? []) {
-      if (!ok || outcome.digest === undefined) {
-        held.push(`${image.repository}:${tag}`);
-        continue;
-      }
-      await addTag(env.registry, image.repository, outcome.digest, tag);
-      outcome.tags.push(tag);
-    }
-    for (const tag of movingTags(image, plan)) {
+    // Atomic mode's final tags, the branch's among them, then the moving ones: both kinds
+    // that move with every push are guarded.
+    const branchTag = branchTagOf(image, plan);
+    const deferredTags = deferred.get(image.name) ?? [];
+    for (const tag of [...deferredTags, ...movingTags(image, plan)]) {
+      const guarded = !deferredTags.includes(tag) || tag === branchTag;
       if (!ok || outcome.digest === undefined) {
         held.push(`${image.repository}:${tag}`);
         continue;
       }
       const decision =
-        isAncestor === undefined
+        isAncestor === undefined || !guarded
           ? 'move'
           : await movingTagDecision({
               registry: env.registry,
@@ -550,7 +547,7 @@ export async function runBuild(env: BuildEnvironment): Promise<BuildOutcome> {
       outcome.tags.push(tag);
       if (decision === 'current') continue;
       await addTag(env.registry, image.repository, outcome.digest, tag);
-      wrote.push({ repository: image.repository, tag, digest: outcome.digest });
+      if (guarded) wrote.push({ repository: image.repository, tag, digest: outcome.digest });
     }
     return { outcome, held, wrote };
   };

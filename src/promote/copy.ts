@@ -103,6 +103,8 @@ export function manifestContent(manifest: Pick<Manifest, 'bytes' | 'mediaType'>)
 export interface CopyBlobOptions {
   /** The largest piece read and sent at once (default 16 MiB); memory use per copy. */
   chunkSize?: number;
+  /** Where a large blob is staged between download and upload (default: the system's). */
+  tempDir?: string;
 }
 
 /**
@@ -133,7 +135,7 @@ export async function copyBlob(
     }
     return bytes.length;
   }
-  const dir = await mkdtemp(path.join(tmpdir(), 'image-builder-blob-'));
+  const dir = await mkdtemp(path.join(options.tempDir ?? tmpdir(), 'image-builder-blob-'));
   try {
     const file = path.join(dir, 'blob');
     await download(client, from, blob, file, chunkSize);

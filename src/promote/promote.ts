@@ -177,7 +177,11 @@ export async function promoteImages(options: PromoteOptions): Promise<PromotionR
   }
 
   // 2. Move content into other repositories; no tag changes yet.
-  const transfers = new BlobTransfers(client, { concurrency, chunkSize: options.chunkSize });
+  const transfers = new BlobTransfers(client, {
+    concurrency,
+    chunkSize: options.chunkSize,
+    ...(options.tempDir !== undefined ? { tempDir: options.tempDir } : {}),
+  });
   const written: string[] = [];
   let failed = false;
   const guard = async (work: () => Promise<void>, context: string): Promise<void> => {
