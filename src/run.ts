@@ -23,12 +23,12 @@ import type { Exec } from './builders/types.js';
 
 type Env = Record<string, string | undefined>;
 
-/** Orchestration only: settings -> event -> plan -> outputs. */
 /** What a run reaches the outside world through, where tests need to watch it. */
 export interface RunDependencies {
   exec?: Exec;
 }
 
+/** Orchestration only: settings -> event -> plan -> outputs. */
 export async function run(
   settings: Settings,
   host: Host,

@@ -39844,7 +39844,7 @@ exports.basename = (path, { windows } = {}) => {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _cli_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(2594);
+/* harmony import */ var _cli_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(8529);
 
 process.exitCode = await (0,_cli_js__WEBPACK_IMPORTED_MODULE_0__/* .main */ .i)(process.argv.slice(2));
 
@@ -39853,7 +39853,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 2594:
+/***/ 8529:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -46669,8 +46669,8 @@ class RegistryClient {
         return this.fetchManifest(toReference(input), false);
     }
     /**
-     * Uploads a manifest under a tag or digest of a repository and returns its digest as the
-     * registry reports it (computed from the bytes when it does not).
+     * Uploads a manifest under a tag or digest of a repository and returns its digest, checked
+     * to be the digest of the bytes sent when the registry reports one.
      */
     async putManifest(repository, tagOrDigest, bytes, mediaType) {
         const ref = toReference(repository);
@@ -46682,12 +46682,22 @@ class RegistryClient {
         const response = await this.call('PUT', ref, `manifests/${tagOrDigest}`, [pushScope(ref.path)], { 'Content-Type': mediaType }, bytes);
         if (!ok(response))
             throw errorFromResponse(response);
-        return response.headers.get('docker-content-digest') ?? digestOf(bytes);
+        // What the registry stores must be these very bytes: a registry that converted them
+        // (or a proxy that changed them) would leave the tag on another image.
+        const reported = response.headers.get('docker-content-digest');
+        const sent = digestOf(bytes, reported ?? 'sha256:');
+        if (reported !== null && reported !== sent) {
+            throw new RegistryError({
+                method: 'PUT',
+                url: response.url,
+                reason: `the registry stored ${reported}, expected ${sent} (the digest of the bytes sent)`,
+            });
+        }
+        return sent;
     }
     /**
      * Adds `targetTag` to the manifest `source` names, in the same repository: one GET and
-     * one PUT of the same bytes, no blob request. Returns the digest, checked to be the
-     * source's.
+     * one PUT of the same bytes, no blob request. Returns the digest, the source's.
      */
     async tagManifest(source, targetTag) {
         const ref = toReference(source);
@@ -46696,15 +46706,9 @@ class RegistryClient {
             throw new errors_NameError(problem);
         // Ask for push rights from the start, so one token serves both requests.
         const manifest = await this.fetchManifest(ref, true);
-        const digest = await this.putManifest({ ...ref, tag: targetTag, digest: undefined }, targetTag, manifest.bytes, manifest.mediaType);
-        if (digest !== manifest.digest) {
-            throw new RegistryError({
-                method: 'PUT',
-                url: `${this.transport.baseUrl(ref.registry)}/v2/${ref.path}/manifests/${targetTag}`,
-                reason: `the registry stored ${digest}, expected the source digest ${manifest.digest}`,
-            });
-        }
-        return digest;
+        // getManifest checked the bytes against the source digest; putManifest checks the
+        // registry stored these bytes.
+        return this.putManifest({ ...ref, tag: targetTag, digest: undefined }, targetTag, manifest.bytes, manifest.mediaType);
     }
     /** Whether the repository has the blob. */
     async headBlob(repository, digest) {
@@ -47695,9 +47699,38 @@ function keychain(options) {
 
 // EXTERNAL MODULE: external "node:fs"
 var external_node_fs_ = __nccwpck_require__(3024);
+;// CONCATENATED MODULE: ./src/core/limit.ts
+// A concurrency limit for promises: pure bookkeeping, no I/O.
+function createLimit(concurrency) {
+    const limit = Math.max(1, Math.floor(concurrency));
+    let active = 0;
+    const waiting = [];
+    return async (work) => {
+        if (active >= limit) {
+            // The slot is handed over by the one finishing, so a newcomer cannot take it first.
+            await new Promise((resolve) => waiting.push(resolve));
+        }
+        else {
+            active++;
+        }
+        try {
+            return await work();
+        }
+        finally {
+            const next = waiting.shift();
+            if (next)
+                next();
+            else
+                active--;
+        }
+    };
+}
+
 ;// CONCATENATED MODULE: ./src/registry/blob-upload.ts
 
 
+/** 16 MiB: above the 5 MiB minimum part that S3/GCS-backed registries need, small in memory. */
+const DEFAULT_CHUNK_SIZE = 16 * 1024 * 1024;
 /** Opens an upload session; returns the absolute URL to send the blob to. */
 async function startUpload(client, to) {
     const response = await client.transport.request({
@@ -47747,21 +47780,10 @@ async function cancelUpload(client, to, location) {
     }
 }
 
-;// CONCATENATED MODULE: ./src/promote/copy.ts
-// Moving an image's content between repositories without a daemon: what a manifest
-// references, and blob transfers — a cross-repository mount where the registry allows it
-// (distribution spec, "Mounting a blob from another repository"), else a copy: ranged GETs
-// (RFC 9110 §14) from the source into a temporary file and one streamed upload (POST, PUT
-// ?digest=) to the target, so a layer is never held in memory whole.
-
-
-
-
-
-
-
-
-
+;// CONCATENATED MODULE: ./src/registry/manifest-content.ts
+// What a manifest references (OCI image spec, manifest.md and image-index.md): the child
+// manifests of an index, or the config and layers of an image — what a copy or a push must
+// move before the manifest itself.
 
 const INDEX_TYPES = new Set([MEDIA_TYPES.ociIndex, MEDIA_TYPES.dockerManifestList]);
 // Docker's non-distributable layers: registries refuse them, and pullers fetch them from
@@ -47772,8 +47794,6 @@ const FOREIGN_LAYER_TYPES = new Set([
     'application/vnd.oci.image.layer.nondistributable.v1.tar+gzip',
     'application/vnd.oci.image.layer.nondistributable.v1.tar+zstd',
 ]);
-/** 16 MiB: above the 5 MiB minimum part that S3/GCS-backed registries need, small in memory. */
-const DEFAULT_CHUNK_SIZE = 16 * 1024 * 1024;
 function descriptorsOf(value, where) {
     if (value === undefined)
         return [];
@@ -47836,165 +47856,6 @@ function manifestContent(manifest) {
         add(descriptor);
     return { kind: 'image', blobs };
 }
-/**
- * Copies one blob from `from` to `to` (any registries) and returns the bytes sent. Blobs up
- * to `chunkSize` go in one GET and a monolithic upload (POST, PUT ?digest=); larger ones
- * come down in ranged GETs into a private temporary file (at most one chunk in memory) and
- * go up streamed from it in the closing PUT: chunked PATCHes are mishandled by some
- * registries (ECR keeps only a session's first chunk). The digest is checked before the
- * upload starts.
- */
-async function copyBlob(client, from, to, blob, options = {}) {
-    const chunkSize = Math.max(1, options.chunkSize ?? DEFAULT_CHUNK_SIZE);
-    if (blob.size <= chunkSize) {
-        // getBlob checks the digest of what it read.
-        const bytes = await client.getBlob(from, blob.digest);
-        const upload = await startUpload(client, to);
-        try {
-            await finishUpload(client, to, upload, blob.digest, bytes);
-        }
-        catch (error) {
-            await cancelUpload(client, to, upload);
-            throw error;
-        }
-        return bytes.length;
-    }
-    const dir = await (0,promises_.mkdtemp)(external_node_path_default().join(options.tempDir ?? (0,external_node_os_.tmpdir)(), 'image-builder-blob-'));
-    try {
-        const file = external_node_path_default().join(dir, 'blob');
-        await download(client, from, blob, file, chunkSize);
-        const upload = await startUpload(client, to);
-        try {
-            await finishUpload(client, to, upload, blob.digest, () => (0,external_node_fs_.createReadStream)(file), blob.size);
-        }
-        catch (error) {
-            await cancelUpload(client, to, upload);
-            throw error;
-        }
-        return blob.size;
-    }
-    finally {
-        await (0,promises_.rm)(dir, { recursive: true, force: true });
-    }
-}
-/** Ranged GETs of a blob into `file`, its digest checked at the end. */
-async function download(client, from, blob, file, chunkSize) {
-    const hash = (0,external_node_crypto_.createHash)(algorithmOf(blob.digest));
-    const out = await (0,promises_.open)(file, 'wx', 0o600);
-    try {
-        let offset = 0;
-        while (offset < blob.size) {
-            const end = Math.min(blob.size, offset + chunkSize) - 1;
-            const response = await client.transport.request({
-                method: 'GET',
-                registry: from.registry,
-                path: `/v2/${from.path}/blobs/${blob.digest}`,
-                scopes: [pullScope(from.path)],
-                headers: { Range: `bytes=${offset}-${end}` },
-            });
-            let chunk;
-            if (response.status === 200 && offset === 0) {
-                // The registry (or its storage) ignores Range and sent the whole blob: use it.
-                if (response.body.length !== blob.size) {
-                    throw errorFromResponse(response, `expected ${blob.size} bytes, got ${response.body.length}`);
-                }
-                chunk = response.body;
-            }
-            else if (response.status === 206) {
-                chunk = response.body;
-                if (chunk.length !== end - offset + 1) {
-                    throw errorFromResponse(response, `asked for bytes ${offset}-${end}, got ${chunk.length} bytes`);
-                }
-            }
-            else {
-                throw errorFromResponse(response);
-            }
-            hash.update(chunk);
-            await out.write(chunk, 0, chunk.length, offset);
-            offset += chunk.length;
-        }
-    }
-    finally {
-        await out.close();
-    }
-    const actual = `${algorithmOf(blob.digest)}:${hash.digest('hex')}`;
-    if (actual !== blob.digest) {
-        throw new RegistryError({
-            method: 'GET',
-            url: `${client.transport.baseUrl(from.registry)}/v2/${from.path}/blobs/${blob.digest}`,
-            reason: `blob digest mismatch: got ${actual}`,
-        });
-    }
-}
-function algorithmOf(digest) {
-    return digest.slice(0, digest.indexOf(':'));
-}
-/**
- * Blob transfers of one promotion run. Within a registry a blob is mounted from the
- * source repository (one request, whether the target had it or not), falling back to a
- * copy when the registry opens an upload instead; across registries the target is asked
- * first (HEAD) and only a missing blob is copied. Each blob goes to each repository once
- * per run, however many images share it (base layers).
- */
-class BlobTransfers {
-    client;
-    options;
-    done = new Map();
-    limited;
-    constructor(client, options = {}) {
-        this.client = client;
-        this.options = options;
-        this.limited = createLimit(options.concurrency ?? 8);
-    }
-    transfer(from, to, blob) {
-        const key = `${repositoryOf(to)}@${blob.digest}`;
-        let pending = this.done.get(key);
-        if (!pending) {
-            pending = this.limited(() => this.move(from, to, blob));
-            // A failure is not remembered: another image may try again.
-            pending.catch(() => this.done.delete(key));
-            this.done.set(key, pending);
-            return pending;
-        }
-        // Another image already moved (or is moving) it: nothing to count here.
-        return pending.then(() => ({ how: 'present', bytes: 0 }));
-    }
-    async move(from, to, blob) {
-        if (from.registry === to.registry) {
-            if (await this.client.mountBlob(from, to, blob.digest))
-                return { how: 'mounted', bytes: 0 };
-        }
-        else if (await this.client.headBlob(to, blob.digest)) {
-            return { how: 'present', bytes: 0 };
-        }
-        const bytes = await copyBlob(this.client, from, to, blob, this.options);
-        return { how: 'copied', bytes };
-    }
-}
-function createLimit(concurrency) {
-    const limit = Math.max(1, Math.floor(concurrency));
-    let active = 0;
-    const waiting = [];
-    return async (work) => {
-        if (active >= limit) {
-            // The slot is handed over by the one finishing, so a newcomer cannot take it first.
-            await new Promise((resolve) => waiting.push(resolve));
-        }
-        else {
-            active++;
-        }
-        try {
-            return await work();
-        }
-        finally {
-            const next = waiting.shift();
-            if (next)
-                next();
-            else
-                active--;
-        }
-    };
-}
 
 ;// CONCATENATED MODULE: ./src/registry/push-directory.ts
 // Pushes an image written in containers/image's `dir:` format (manifest.json, each blob in
@@ -48002,6 +47863,7 @@ function createLimit(concurrency) {
 // registry client. Builders write there locally, so a push gets the client's retries of
 // every request (Buildah 1.28 retries only network errors, not a 503 or a 429), and what is
 // pushed is exactly those bytes: the digest is known before the registry is asked.
+
 
 
 
@@ -48060,13 +47922,13 @@ async function pushDirectory(client, dir, target, options = {}) {
         for (const child of content.manifests) {
             const bytes = await (0,promises_.readFile)(fileOf(dir, child.digest, '.manifest.json'));
             await pushBlobsOf(client, dir, target, bytes, push_directory_mediaTypeOf(bytes), counts, options);
-            await putExactly(client, target, child.digest, bytes, child.mediaType ?? push_directory_mediaTypeOf(bytes));
+            await client.putManifest(target, child.digest, bytes, child.mediaType ?? push_directory_mediaTypeOf(bytes));
         }
     }
     else {
         await pushBlobsOf(client, dir, target, top, topType, counts, options);
     }
-    const digest = await putExactly(client, target, target.tag, top, topType);
+    const digest = await client.putManifest(target, target.tag, top, topType);
     return {
         digest,
         blobsUploaded: counts.uploaded,
@@ -48151,15 +48013,6 @@ async function fileDigest(file) {
         hash.update(chunk);
     return `sha256:${hash.digest('hex')}`;
 }
-/** PUTs a manifest and checks the registry stored these very bytes. */
-async function putExactly(client, target, tagOrDigest, bytes, mediaType) {
-    const expected = digestOf(bytes);
-    const stored = await client.putManifest(target, tagOrDigest, bytes, mediaType);
-    if (stored !== expected) {
-        throw new Error(`the registry stored the manifest of ${target.registry}/${target.path}:${tagOrDigest} as ${stored}, expected ${expected}`);
-    }
-    return expected;
-}
 
 ;// CONCATENATED MODULE: ./src/registry/retry-tally.ts
 class RetryTally {
@@ -48171,9 +48024,6 @@ class RetryTally {
         this.count++;
         this.reasons.set(reason, (this.reasons.get(reason) ?? 0) + 1);
         return `registry: ${info.method} ${info.url} got ${reason}; try ${info.attempt + 1} of ${info.attempts} in ${(info.delayMs / 1000).toFixed(1)} s`;
-    }
-    get total() {
-        return this.count;
     }
     /** `registry: 12 requests retried (503 ×5, 429 ×4, ECONNRESET ×3)`, or undefined for none. */
     summary() {
@@ -49309,7 +49159,6 @@ async function runSmokeTest(request, exec, log) {
 
 
 
-
 /** Images whose final tags are written at once at the end of a run. */
 const FINAL_TAGS_CONCURRENCY = 8;
 /** Tag that records what went into a build, so an identical build is found, not redone. */
@@ -49564,10 +49413,7 @@ function tagWriter(registry, repository, digest) {
             throw error;
         });
         try {
-            const stored = await registry.putManifest(repository, tag, bytes, mediaType);
-            if (stored !== digest) {
-                throw new errors_UserError(`${repository}:${tag}: the registry stored ${stored}, not ${digest}`);
-            }
+            await registry.putManifest(repository, tag, bytes, mediaType);
         }
         catch (error) {
             if (!isImmutableTagError(error))
@@ -49592,9 +49438,15 @@ function branchTagOf(image, plan) {
     const tag = `${refSlug(plan.event.ref)}${image.tagSuffix ?? ''}`;
     return image.tags.includes(tag) ? tag : undefined;
 }
+const parentsOfPlan = new WeakMap();
 /** Whether an image of this run is built on `image`, which then stays in local storage. */
 function hasChildren(image, plan) {
-    return plan.images.some((other) => other.rebuiltParents.includes(image.name));
+    let parents = parentsOfPlan.get(plan);
+    if (parents === undefined) {
+        parents = new Set(plan.images.flatMap((other) => other.rebuiltParents));
+        parentsOfPlan.set(plan, parents);
+    }
+    return parents.has(image.name);
 }
 function run_build_describeError(error) {
     return error instanceof Error ? error.message : String(error);
@@ -49683,6 +49535,7 @@ async function runBuild(env) {
         };
     });
     const ok = images.every((image) => image.status === 'built' || image.status === 'reused');
+    const outcomeOf = new Map(images.map((image) => [image.name, image]));
     // What builders kept in local storage for children goes now that no build needs it.
     const used = new Set(plan.images.map((image) => env.builderFor(image)));
     for (const builder of used)
@@ -49697,7 +49550,7 @@ async function runBuild(env) {
     // Image by image side by side: each is a few requests, and a run may have hundreds.
     const limit = createLimit(FINAL_TAGS_CONCURRENCY);
     const finalTags = async (image) => {
-        const outcome = images.find((candidate) => candidate.name === image.name);
+        const outcome = outcomeOf.get(image.name);
         const held = [];
         const wrote = [];
         // Atomic mode's final tags, the branch's among them, then the moving ones: both kinds
@@ -49745,7 +49598,7 @@ async function runBuild(env) {
         }
     }
     for (const { image, ...tag } of branchWrites) {
-        const outcome = images.find((candidate) => candidate.name === image);
+        const outcome = outcomeOf.get(image);
         if (outcome === undefined)
             continue;
         written.push(tag);
@@ -49760,7 +49613,6 @@ async function runBuild(env) {
             isAncestor,
             log: env.log,
             write: (tag) => addTag(env.registry, tag.repository, tag.digest, tag.tag),
-            ...(env.movingTagSettleMs !== undefined ? { settleMs: env.movingTagSettleMs } : {}),
         });
         // Another run's image holds the tag now (a newer commit's, or another build of this
         // commit): it is not this run's any more.
@@ -49962,7 +49814,6 @@ function registryAccess(repositories, config, settings, host, env) {
             onRetry: (info) => host.info(retries.record(info)),
         }),
         insecure,
-        retries,
         close: () => {
             const summary = retries.summary();
             if (summary !== undefined)
@@ -50861,6 +50712,157 @@ function gitlabChildPipeline(plan, options) {
     return (0,dist/* stringify */.As)(document, { lineWidth: 0 });
 }
 
+;// CONCATENATED MODULE: ./src/promote/copy.ts
+// Moving an image's blobs between repositories without a daemon: a cross-repository mount where the registry allows it
+// (distribution spec, "Mounting a blob from another repository"), else a copy: ranged GETs
+// (RFC 9110 §14) from the source into a temporary file and one streamed upload (POST, PUT
+// ?digest=) to the target, so a layer is never held in memory whole.
+
+
+
+
+
+
+
+
+
+
+/**
+ * Copies one blob from `from` to `to` (any registries) and returns the bytes sent. Blobs up
+ * to `chunkSize` go in one GET and a monolithic upload (POST, PUT ?digest=); larger ones
+ * come down in ranged GETs into a private temporary file (at most one chunk in memory) and
+ * go up streamed from it in the closing PUT: chunked PATCHes are mishandled by some
+ * registries (ECR keeps only a session's first chunk). The digest is checked before the
+ * upload starts.
+ */
+async function copyBlob(client, from, to, blob, options = {}) {
+    const chunkSize = Math.max(1, options.chunkSize ?? DEFAULT_CHUNK_SIZE);
+    if (blob.size <= chunkSize) {
+        // getBlob checks the digest of what it read.
+        const bytes = await client.getBlob(from, blob.digest);
+        const upload = await startUpload(client, to);
+        try {
+            await finishUpload(client, to, upload, blob.digest, bytes);
+        }
+        catch (error) {
+            await cancelUpload(client, to, upload);
+            throw error;
+        }
+        return bytes.length;
+    }
+    const dir = await (0,promises_.mkdtemp)(external_node_path_default().join(options.tempDir ?? (0,external_node_os_.tmpdir)(), 'image-builder-blob-'));
+    try {
+        const file = external_node_path_default().join(dir, 'blob');
+        await download(client, from, blob, file, chunkSize);
+        const upload = await startUpload(client, to);
+        try {
+            await finishUpload(client, to, upload, blob.digest, () => (0,external_node_fs_.createReadStream)(file), blob.size);
+        }
+        catch (error) {
+            await cancelUpload(client, to, upload);
+            throw error;
+        }
+        return blob.size;
+    }
+    finally {
+        await (0,promises_.rm)(dir, { recursive: true, force: true });
+    }
+}
+/** Ranged GETs of a blob into `file`, its digest checked at the end. */
+async function download(client, from, blob, file, chunkSize) {
+    const hash = (0,external_node_crypto_.createHash)(algorithmOf(blob.digest));
+    const out = await (0,promises_.open)(file, 'wx', 0o600);
+    try {
+        let offset = 0;
+        while (offset < blob.size) {
+            const end = Math.min(blob.size, offset + chunkSize) - 1;
+            const response = await client.transport.request({
+                method: 'GET',
+                registry: from.registry,
+                path: `/v2/${from.path}/blobs/${blob.digest}`,
+                scopes: [pullScope(from.path)],
+                headers: { Range: `bytes=${offset}-${end}` },
+            });
+            let chunk;
+            if (response.status === 200 && offset === 0) {
+                // The registry (or its storage) ignores Range and sent the whole blob: use it.
+                if (response.body.length !== blob.size) {
+                    throw errorFromResponse(response, `expected ${blob.size} bytes, got ${response.body.length}`);
+                }
+                chunk = response.body;
+            }
+            else if (response.status === 206) {
+                chunk = response.body;
+                if (chunk.length !== end - offset + 1) {
+                    throw errorFromResponse(response, `asked for bytes ${offset}-${end}, got ${chunk.length} bytes`);
+                }
+            }
+            else {
+                throw errorFromResponse(response);
+            }
+            hash.update(chunk);
+            await out.write(chunk, 0, chunk.length, offset);
+            offset += chunk.length;
+        }
+    }
+    finally {
+        await out.close();
+    }
+    const actual = `${algorithmOf(blob.digest)}:${hash.digest('hex')}`;
+    if (actual !== blob.digest) {
+        throw new RegistryError({
+            method: 'GET',
+            url: `${client.transport.baseUrl(from.registry)}/v2/${from.path}/blobs/${blob.digest}`,
+            reason: `blob digest mismatch: got ${actual}`,
+        });
+    }
+}
+function algorithmOf(digest) {
+    return digest.slice(0, digest.indexOf(':'));
+}
+/**
+ * Blob transfers of one promotion run. Within a registry a blob is mounted from the
+ * source repository (one request, whether the target had it or not), falling back to a
+ * copy when the registry opens an upload instead; across registries the target is asked
+ * first (HEAD) and only a missing blob is copied. Each blob goes to each repository once
+ * per run, however many images share it (base layers).
+ */
+class BlobTransfers {
+    client;
+    options;
+    done = new Map();
+    limited;
+    constructor(client, options = {}) {
+        this.client = client;
+        this.options = options;
+        this.limited = createLimit(options.concurrency ?? 8);
+    }
+    transfer(from, to, blob) {
+        const key = `${repositoryOf(to)}@${blob.digest}`;
+        let pending = this.done.get(key);
+        if (!pending) {
+            pending = this.limited(() => this.move(from, to, blob));
+            // A failure is not remembered: another image may try again.
+            pending.catch(() => this.done.delete(key));
+            this.done.set(key, pending);
+            return pending;
+        }
+        // Another image already moved (or is moving) it: nothing to count here.
+        return pending.then(() => ({ how: 'present', bytes: 0 }));
+    }
+    async move(from, to, blob) {
+        if (from.registry === to.registry) {
+            if (await this.client.mountBlob(from, to, blob.digest))
+                return { how: 'mounted', bytes: 0 };
+        }
+        else if (await this.client.headBlob(to, blob.digest)) {
+            return { how: 'present', bytes: 0 };
+        }
+        const bytes = await copyBlob(this.client, from, to, blob, this.options);
+        return { how: 'copied', bytes };
+    }
+}
+
 ;// CONCATENATED MODULE: ./src/promote/promote.ts
 // Promotion: staged images (`staging`, `test`, a commit sha) get their release tags
 // (`release`, `latest`) by rewriting tags through the registry API, never by pushing
@@ -50878,6 +50880,8 @@ function gitlabChildPipeline(plan, options) {
 // only the source tag itself is `unchanged`. In other repositories a HEAD per tag is cheap
 // next to the transfer it can spare, so there a target already at the digest is `unchanged`
 // and not written.
+
+
 
 
 
@@ -50974,8 +50978,7 @@ async function promoteImages(options) {
         .map((target) => ({ job, target })));
     await settleAll(puts.map(({ job, target }) => limit(() => guard(async () => {
         const manifest = job.root.manifest;
-        const digest = await client.putManifest(target.ref, target.reference, manifest.bytes, manifest.mediaType);
-        checkDigest(client, target.ref, target.reference, digest, manifest.digest);
+        await client.putManifest(target.ref, target.reference, manifest.bytes, manifest.mediaType);
         target.result.action = actionOf(job, target);
         written.push(target.text);
     }, `promoting ${job.label} to ${target.label}`))));
@@ -51131,19 +51134,9 @@ async function ensureContent(client, transfers, source, target, node, counts, is
         }));
     }
     if (!isRoot) {
-        const stored = await client.putManifest(target, digest, node.manifest.bytes, node.manifest.mediaType);
-        checkDigest(client, target, digest, stored, digest);
+        await client.putManifest(target, digest, node.manifest.bytes, node.manifest.mediaType);
     }
     return true;
-}
-function checkDigest(client, ref, reference, stored, expected) {
-    if (stored === expected)
-        return;
-    throw new RegistryError({
-        method: 'PUT',
-        url: `${client.transport.baseUrl(ref.registry)}/v2/${ref.path}/manifests/${reference}`,
-        reason: `the registry stored ${stored}, expected the source digest ${expected}`,
-    });
 }
 function actionOf(job, target) {
     if (!target.moved)
@@ -51262,6 +51255,7 @@ function buildOutputs(outcome) {
 
 
 
+/** Orchestration only: settings -> event -> plan -> outputs. */
 async function run(settings, host, env = process.env, dependencies = {}) {
     const git = new Git(settings.repoDir);
     const files = new RepoFiles(settings.repoDir);

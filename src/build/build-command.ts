@@ -186,8 +186,7 @@ export interface RegistryAccess {
   credentials: CredentialStore;
   client: RegistryClient;
   insecure: (host: string) => boolean;
-  /** Retried requests so far; `close` logs their total. */
-  retries: RetryTally;
+  /** Logs how many registry requests had to be retried; releases the AWS clients. */
   close(): void;
 }
 
@@ -228,7 +227,6 @@ export function registryAccess(
       onRetry: (info) => host.info(retries.record(info)),
     }),
     insecure,
-    retries,
     close: () => {
       const summary = retries.summary();
       if (summary !== undefined) host.info(summary);

@@ -16,8 +16,7 @@ import { plainImageName } from '../core/variants.js';
 import type { DockerfileInfo, PublishConfig } from '../core/types.js';
 import type { Manifest, RegistryClient } from '../registry/client.js';
 import { confirmImmutableTag, isImmutableTagError } from '../registry/ecr.js';
-import { createLimit } from '../promote/copy.js';
-import { UserError } from '../core/errors.js';
+import { createLimit } from '../core/limit.js';
 import { contentKey } from './content-key.js';
 import { movingTagDecision, verifyMovingTags } from './latest-guard.js';
 import type { WrittenTag } from './latest-guard.js';
@@ -77,8 +76,6 @@ export interface BuildEnvironment {
   buildahSettings?: () => BuildahSettings;
   /** `git merge-base --is-ancestor`: keeps moving tags from going back to an older commit. */
   isAncestor?: (ancestor: string, descendant: string) => Promise<boolean>;
-  /** How long to wait before re-reading the moving tags written (ms; default 1 s). */
-  movingTagSettleMs?: number;
 }
 
 function hostOf(repository: string): string {
@@ -352,10 +349,7 @@ export function tagWriter(
       throw error;
     });
     try {
-      const stored = await registry.putManifest(repository, tag, bytes, mediaType);
-      if (stored !== digest) {
-        throw new UserError(`${repository}:${tag}: the registry stored ${stored}, not ${digest}`);
-      }
+      await registry.putManifest(repository, tag, bytes, mediaType);
     } catch (error) {
       if (!isImmutableTagError(error)) throw error;
       await confirmImmutableTag(registry, repository, tag, digest);
@@ -396,9 +390,16 @@ function branchTagOf(image: PlannedImage, plan: Plan): string | undefined {
   return image.tags.includes(tag) ? tag : undefined;
 }
 
+const parentsOfPlan = new WeakMap<Plan, ReadonlySet<string>>();
+
 /** Whether an image of this run is built on `image`, which then stays in local storage. */
 function hasChildren(image: PlannedImage, plan: Plan): boolean {
-  return plan.images.some((other) => other.rebuiltParents.includes(image.name));
+  let parents = parentsOfPlan.get(plan);
+  if (parents === undefined) {
+    parents = new Set(plan.images.flatMap((other) => other.rebuiltParents));
+    parentsOfPlan.set(plan, parents);
+  }
+  return parents.has(image.name);
 }
 
 function describeError(error: unknown): string {
@@ -504,6 +505,7 @@ export async function runBuild(env: BuildEnvironment): Promise<BuildOutcome> {
     };
   });
   const ok = images.every((image) => image.status === 'built' || image.status === 'reused');
+  const outcomeOf = new Map(images.map((image) => [image.name, image]));
   // What builders kept in local storage for children goes now that no build needs it.
   const used = new Set(plan.images.map((image) => env.builderFor(image)));
   for (const builder of used) await builder.finish?.(env.exec, env.log);
@@ -518,7 +520,7 @@ export async function runBuild(env: BuildEnvironment): Promise<BuildOutcome> {
   // Image by image side by side: each is a few requests, and a run may have hundreds.
   const limit = createLimit(FINAL_TAGS_CONCURRENCY);
   const finalTags = async (image: PlannedImage) => {
-    const outcome = images.find((candidate) => candidate.name === image.name) as ImageOutcome;
+    const outcome = outcomeOf.get(image.name) as ImageOutcome;
     const held: string[] = [];
     const wrote: WrittenTag[] = [];
     // Atomic mode's final tags, the branch's among them, then the moving ones: both kinds
@@ -565,7 +567,7 @@ export async function runBuild(env: BuildEnvironment): Promise<BuildOutcome> {
     }
   }
   for (const { image, ...tag } of branchWrites) {
-    const outcome = images.find((candidate) => candidate.name === image);
+    const outcome = outcomeOf.get(image);
     if (outcome === undefined) continue;
     written.push(tag);
     writtenBy.push(outcome);
@@ -579,7 +581,6 @@ export async function runBuild(env: BuildEnvironment): Promise<BuildOutcome> {
       isAncestor,
       log: env.log,
       write: (tag) => addTag(env.registry, tag.repository, tag.digest, tag.tag),
-      ...(env.movingTagSettleMs !== undefined ? { settleMs: env.movingTagSettleMs } : {}),
     });
     // Another run's image holds the tag now (a newer commit's, or another build of this
     // commit): it is not this run's any more.

@@ -1,5 +1,4 @@
-// Moving an image's content between repositories without a daemon: what a manifest
-// references, and blob transfers — a cross-repository mount where the registry allows it
+// Moving an image's blobs between repositories without a daemon: a cross-repository mount where the registry allows it
 // (distribution spec, "Mounting a blob from another repository"), else a copy: ranged GETs
 // (RFC 9110 §14) from the source into a temporary file and one streamed upload (POST, PUT
 // ?digest=) to the target, so a layer is never held in memory whole.
@@ -11,94 +10,16 @@ import path from 'node:path';
 import { repositoryOf } from '../core/reference.js';
 import type { ImageReference } from '../core/types.js';
 import { pullScope } from '../registry/auth.js';
-import { cancelUpload, finishUpload, startUpload } from '../registry/blob-upload.js';
-import { MEDIA_TYPES, type Manifest, type RegistryClient } from '../registry/client.js';
+import {
+  DEFAULT_CHUNK_SIZE,
+  cancelUpload,
+  finishUpload,
+  startUpload,
+} from '../registry/blob-upload.js';
+import type { RegistryClient } from '../registry/client.js';
+import { createLimit, type Limit } from '../core/limit.js';
+import type { Descriptor } from '../registry/manifest-content.js';
 import { RegistryError, errorFromResponse } from '../registry/errors.js';
-
-/** A content descriptor (OCI image spec, descriptor.md): what a manifest points at. */
-export interface Descriptor {
-  digest: string;
-  size: number;
-  mediaType?: string;
-  /** Foreign (non-distributable) layers live at these URLs, not in the registry. */
-  urls?: string[];
-}
-
-/** What a manifest references: child manifests (an index) or blobs (an image manifest). */
-export type ManifestContent =
-  { kind: 'index'; manifests: Descriptor[] } | { kind: 'image'; blobs: Descriptor[] };
-
-const INDEX_TYPES = new Set<string>([MEDIA_TYPES.ociIndex, MEDIA_TYPES.dockerManifestList]);
-// Docker's non-distributable layers: registries refuse them, and pullers fetch them from
-// their `urls` (go-containerregistry skips them the same way unless asked).
-const FOREIGN_LAYER_TYPES = new Set([
-  'application/vnd.docker.image.rootfs.foreign.diff.tar.gzip',
-  'application/vnd.oci.image.layer.nondistributable.v1.tar',
-  'application/vnd.oci.image.layer.nondistributable.v1.tar+gzip',
-  'application/vnd.oci.image.layer.nondistributable.v1.tar+zstd',
-]);
-
-/** 16 MiB: above the 5 MiB minimum part that S3/GCS-backed registries need, small in memory. */
-export const DEFAULT_CHUNK_SIZE = 16 * 1024 * 1024;
-
-function descriptorsOf(value: unknown, where: string): Descriptor[] {
-  if (value === undefined) return [];
-  if (!Array.isArray(value)) throw new Error(`the manifest's ${where} is not a list`);
-  return value.map((entry: unknown, index) => {
-    const record = (typeof entry === 'object' && entry !== null ? entry : {}) as Record<
-      string,
-      unknown
-    >;
-    if (typeof record.digest !== 'string' || typeof record.size !== 'number') {
-      throw new Error(`the manifest's ${where}[${index}] has no digest and size`);
-    }
-    const descriptor: Descriptor = { digest: record.digest, size: record.size };
-    if (typeof record.mediaType === 'string') descriptor.mediaType = record.mediaType;
-    if (Array.isArray(record.urls)) {
-      descriptor.urls = record.urls.filter((url): url is string => typeof url === 'string');
-    }
-    return descriptor;
-  });
-}
-
-/**
- * Reads what a manifest references. An index or manifest list names child manifests; an
- * image manifest names its config and layers (deduplicated, foreign layers left out).
- * Schema 1 manifests are refused: registries no longer accept them under a new name.
- */
-export function manifestContent(manifest: Pick<Manifest, 'bytes' | 'mediaType'>): ManifestContent {
-  let parsed: Record<string, unknown>;
-  try {
-    parsed = JSON.parse(manifest.bytes.toString('utf8')) as Record<string, unknown>;
-  } catch {
-    throw new Error(`the manifest (${manifest.mediaType || 'no media type'}) is not JSON`);
-  }
-  if (typeof parsed !== 'object' || parsed === null)
-    throw new Error('the manifest is not an object');
-  if (parsed.schemaVersion === 1) {
-    throw new Error('schema 1 manifests cannot be promoted to another repository');
-  }
-  const mediaType =
-    manifest.mediaType || (typeof parsed.mediaType === 'string' ? parsed.mediaType : '');
-  if (INDEX_TYPES.has(mediaType) || (mediaType === '' && Array.isArray(parsed.manifests))) {
-    return { kind: 'index', manifests: descriptorsOf(parsed.manifests, 'manifests') };
-  }
-  const blobs: Descriptor[] = [];
-  const seen = new Set<string>();
-  const add = (descriptor: Descriptor): void => {
-    if (seen.has(descriptor.digest)) return;
-    if (descriptor.urls?.length || FOREIGN_LAYER_TYPES.has(descriptor.mediaType ?? '')) return;
-    seen.add(descriptor.digest);
-    blobs.push(descriptor);
-  };
-  if (parsed.config !== undefined) {
-    for (const descriptor of descriptorsOf([parsed.config], 'config')) add(descriptor);
-  }
-  for (const descriptor of descriptorsOf(parsed.layers, 'layers')) add(descriptor);
-  // OCI 1.1 artifacts may carry their payload in `blobs` (the artifact manifest draft).
-  for (const descriptor of descriptorsOf(parsed.blobs, 'blobs')) add(descriptor);
-  return { kind: 'image', blobs };
-}
 
 export interface CopyBlobOptions {
   /** The largest piece read and sent at once (default 16 MiB); memory use per copy. */
@@ -264,28 +185,4 @@ export class BlobTransfers {
     const bytes = await copyBlob(this.client, from, to, blob, this.options);
     return { how: 'copied', bytes };
   }
-}
-
-/** Runs at most `concurrency` of the functions given to it at once, the rest in order. */
-export type Limit = <T>(work: () => Promise<T>) => Promise<T>;
-
-export function createLimit(concurrency: number): Limit {
-  const limit = Math.max(1, Math.floor(concurrency));
-  let active = 0;
-  const waiting: (() => void)[] = [];
-  return async (work) => {
-    if (active >= limit) {
-      // The slot is handed over by the one finishing, so a newcomer cannot take it first.
-      await new Promise<void>((resolve) => waiting.push(resolve));
-    } else {
-      active++;
-    }
-    try {
-      return await work();
-    } finally {
-      const next = waiting.shift();
-      if (next) next();
-      else active--;
-    }
-  };
 }

@@ -7,6 +7,9 @@ import type { RegistryClient } from './client.js';
 import { errorFromResponse } from './errors.js';
 import type { RequestBody } from './transport.js';
 
+/** 16 MiB: above the 5 MiB minimum part that S3/GCS-backed registries need, small in memory. */
+export const DEFAULT_CHUNK_SIZE = 16 * 1024 * 1024;
+
 /** Opens an upload session; returns the absolute URL to send the blob to. */
 export async function startUpload(client: RegistryClient, to: ImageReference): Promise<string> {
   const response = await client.transport.request({

@@ -135,8 +135,8 @@ export class RegistryClient {
   }
 
   /**
-   * Uploads a manifest under a tag or digest of a repository and returns its digest as the
-   * registry reports it (computed from the bytes when it does not).
+   * Uploads a manifest under a tag or digest of a repository and returns its digest, checked
+   * to be the digest of the bytes sent when the registry reports one.
    */
   async putManifest(
     repository: ReferenceInput,
@@ -158,13 +158,23 @@ export class RegistryClient {
       bytes,
     );
     if (!ok(response)) throw errorFromResponse(response);
-    return response.headers.get('docker-content-digest') ?? digestOf(bytes);
+    // What the registry stores must be these very bytes: a registry that converted them
+    // (or a proxy that changed them) would leave the tag on another image.
+    const reported = response.headers.get('docker-content-digest');
+    const sent = digestOf(bytes, reported ?? 'sha256:');
+    if (reported !== null && reported !== sent) {
+      throw new RegistryError({
+        method: 'PUT',
+        url: response.url,
+        reason: `the registry stored ${reported}, expected ${sent} (the digest of the bytes sent)`,
+      });
+    }
+    return sent;
   }
 
   /**
    * Adds `targetTag` to the manifest `source` names, in the same repository: one GET and
-   * one PUT of the same bytes, no blob request. Returns the digest, checked to be the
-   * source's.
+   * one PUT of the same bytes, no blob request. Returns the digest, the source's.
    */
   async tagManifest(source: ReferenceInput, targetTag: string): Promise<string> {
     const ref = toReference(source);
@@ -172,20 +182,14 @@ export class RegistryClient {
     if (problem) throw new NameError(problem);
     // Ask for push rights from the start, so one token serves both requests.
     const manifest = await this.fetchManifest(ref, true);
-    const digest = await this.putManifest(
+    // getManifest checked the bytes against the source digest; putManifest checks the
+    // registry stored these bytes.
+    return this.putManifest(
       { ...ref, tag: targetTag, digest: undefined },
       targetTag,
       manifest.bytes,
       manifest.mediaType,
     );
-    if (digest !== manifest.digest) {
-      throw new RegistryError({
-        method: 'PUT',
-        url: `${this.transport.baseUrl(ref.registry)}/v2/${ref.path}/manifests/${targetTag}`,
-        reason: `the registry stored ${digest}, expected the source digest ${manifest.digest}`,
-      });
-    }
-    return digest;
   }
 
   /** Whether the repository has the blob. */

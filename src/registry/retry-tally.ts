@@ -15,10 +15,6 @@ export class RetryTally {
     return `registry: ${info.method} ${info.url} got ${reason}; try ${info.attempt + 1} of ${info.attempts} in ${(info.delayMs / 1000).toFixed(1)} s`;
   }
 
-  get total(): number {
-    return this.count;
-  }
-
   /** `registry: 12 requests retried (503 ×5, 429 ×4, ECONNRESET ×3)`, or undefined for none. */
   summary(): string | undefined {
     if (this.count === 0) return undefined;
