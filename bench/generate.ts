@@ -1,5 +1,6 @@
 // A generated monorepo for benchmarks: images in a dependency forest (depth up to 6),
 // many files per context, a shared source tree that images watch, and a change set.
+import { seededRandom } from '../__tests__/support/seeded-random.js';
 
 export interface GeneratedRepo {
   files: string[];
@@ -8,17 +9,8 @@ export interface GeneratedRepo {
   watch: Map<string, string[]>;
 }
 
-/** A small deterministic PRNG (mulberry32), so every run plans the same repository. */
-export function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Seeded, so every run plans the same repository. */
+export const random = seededRandom;
 
 export function generateRepo(
   images: number,

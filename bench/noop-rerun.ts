@@ -10,9 +10,9 @@
 // (pushes, pulls of parents), pings included. Anonymous registry: no token requests.
 // Buildah gets a fresh storage of its own, so the first run pulls what a fresh runner would.
 import { execFile } from 'node:child_process';
-import { access, constants, copyFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { delimiter, join } from 'node:path';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { buildahSettings } from '../src/builders/buildah.js';
 import { cleanupRepos, makeRepo } from '../__tests__/support/git-repo.js';
@@ -21,6 +21,7 @@ import type { ReportedImage } from '../__tests__/support/github-build.js';
 import { startCountingProxy } from '../__tests__/support/counting-proxy.js';
 import type { CountedRequest } from '../__tests__/support/counting-proxy.js';
 import { startRegistry } from '../__tests__/support/registry.js';
+import { findBusybox } from '../__tests__/support/busybox.js';
 
 export interface NoopRerunFigures {
   images: number;
@@ -62,19 +63,6 @@ const IMAGES: Record<string, string | undefined> = {
   'web-assets': 'web',
   docs: undefined,
 };
-
-async function findOnPath(name: string): Promise<string> {
-  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
-    const file = join(dir, name);
-    try {
-      await access(file, constants.X_OK);
-      return file;
-    } catch {
-      // not in this folder
-    }
-  }
-  throw new Error(`${name} is not on PATH (Debian: apt-get install busybox-static)`);
-}
 
 /**
  * Points Buildah (run by the builds, which inherit this process's environment) at a fresh
@@ -145,7 +133,7 @@ async function measure(): Promise<NoopRerunFigures> {
   const registry = await startRegistry();
   const proxy = await startCountingProxy(registry.host);
   try {
-    const busybox = await findOnPath('busybox');
+    const busybox = await findBusybox();
     const repo = await makeRepo();
     const files: Record<string, string> = {
       'image-builder.yml': `registry: ${proxy.host}/${NAMESPACE}\nbuild-args:\n  REGISTRY: '{registry}'\n`,

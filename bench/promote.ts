@@ -13,7 +13,7 @@
 // that only helps it.
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { createLimit } from '../src/promote/copy.js';
+import { createLimit } from '../src/core/limit.js';
 import { promoteImages } from '../src/promote/promote.js';
 import { RegistryClient } from '../src/registry/client.js';
 import { anonymousCredentials } from '../src/registry/credentials.js';

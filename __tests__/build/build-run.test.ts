@@ -1,17 +1,13 @@
 // The whole build for real: Buildah builds pushed to the distribution registry on
 // 127.0.0.1, children on the exact parents built in the same run, publishing order, a
 // failing RUN, and a rerun that builds and uploads nothing.
-import { copyFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { UserError } from '../../src/core/errors.js';
-import { LocalHost } from '../../src/host/local.js';
-import { run } from '../../src/run.js';
-import type { FileChanges, TempRepo } from '../support/git-repo.js';
-import { cleanupRepos, makeRepo } from '../support/git-repo.js';
+import type { FileChanges } from '../support/git-repo.js';
+import { cleanupRepos, makeRepoWithBusybox } from '../support/git-repo.js';
 import type { TestRegistry } from '../support/registry.js';
 import { accessLog, startRegistry } from '../support/registry.js';
 import { inspectRegistry } from '../support/registry-inspect.js';
-import { githubPushBuild } from '../support/github-build.js';
+import { githubPushBuild, runInProcess } from '../support/github-build.js';
 
 // Real builds: generous, though the whole file takes seconds here.
 const BUILD_TIMEOUT = 240_000;
@@ -48,17 +44,8 @@ const BASE_FILES = (namespace: string): FileChanges => ({
   'web/site/index.html': '<h1>hi</h1>\n',
 });
 
-async function repoFor(
-  namespace: string,
-  files: FileChanges = {},
-): Promise<{ repo: TempRepo; first: string }> {
-  const repo = await makeRepo();
-  // A static shell from Debian's busybox-static: RUN works in images built FROM scratch.
-  await repo.write({ ...BASE_FILES(namespace), ...files, 'base/rootfs/bin/.keep': '' });
-  await copyFile('/bin/busybox', join(repo.dir, 'base', 'rootfs', 'bin', 'busybox'));
-  await repo.git('add', '-A');
-  const first = await repo.commit('images');
-  return { repo, first };
+function repoFor(namespace: string, files: FileChanges = {}) {
+  return makeRepoWithBusybox({ ...BASE_FILES(namespace), ...files });
 }
 
 describe('build with Buildah into a real registry', () => {
@@ -189,36 +176,25 @@ describe('promote after a staged build (seed 000: staging, then release)', () =>
       const built = await githubPushBuild(repo, '0'.repeat(40), first);
       expect(built.error).toBeUndefined();
       const uploads = blobUploads();
-      const lines: string[] = [];
-      const host = new LocalHost(
-        (text) => lines.push(text),
-        (text) => lines.push(text),
-      );
-      await run(
-        {
-          command: 'promote',
-          repoDir: repo.dir,
-          all: false,
-          json: false,
-          graphFormat: 'mermaid',
-          promoteFrom: 'staging',
-          promoteTo: ['release'],
-        },
-        host,
-        { PATH: process.env.PATH, HOME: process.env.HOME },
-      );
+      const promotion = await runInProcess({
+        command: 'promote',
+        repoDir: repo.dir,
+        promoteFrom: 'staging',
+        promoteTo: ['release'],
+      });
+      expect(promotion.error).toBeUndefined();
       for (const name of ['base', 'app', 'plugin', 'web']) {
         const staging = await manifestOf(`staged/${name}`, 'staging');
         expect(staging).toBeDefined();
         expect((await manifestOf(`staged/${name}`, 'release'))?.digest).toBe(staging?.digest);
       }
       expect(blobUploads()).toBe(uploads);
-      const promoted = JSON.parse(host.outputs.get('promoted') ?? '{}') as Record<
+      const promoted = JSON.parse(promotion.outputs.get('promoted') ?? '{}') as Record<
         string,
         { tags: string[] }
       >;
       expect(Object.keys(promoted).sort()).toEqual(['app', 'base', 'plugin', 'web']);
-      expect(lines.join('')).toContain('promoted 4 images; no layer was uploaded');
+      expect(promotion.output).toContain('promoted 4 images; no layer was uploaded');
     },
     BUILD_TIMEOUT,
   );
@@ -230,24 +206,9 @@ describe('fan-out: one image per job', () => {
     async () => {
       const { repo, first } = await repoFor('fanout');
       const job = async (images: string[]) => {
-        const lines: string[] = [];
-        const host = new LocalHost(
-          (text) => lines.push(text),
-          (text) => lines.push(text),
-        );
-        await run(
-          {
-            command: 'build',
-            repoDir: repo.dir,
-            all: false,
-            json: false,
-            graphFormat: 'mermaid',
-            images,
-          },
-          host,
-          { PATH: process.env.PATH, HOME: process.env.HOME },
-        );
-        return { outputs: host.outputs, log: lines.join('') };
+        const ran = await runInProcess({ command: 'build', repoDir: repo.dir, images });
+        if (ran.error) throw ran.error;
+        return { outputs: ran.outputs, log: ran.output };
       };
       const base = await job(['base']);
       const baseDigest = (

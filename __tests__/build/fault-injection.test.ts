@@ -3,12 +3,10 @@
 // (500, 503, 429 with Retry-After, dropped connections) and slows some others. Every tag
 // must end on the right digest, and the log must say how many retries it took. Then the
 // registry fails every request: the run must end soon with a clear error and no tag moved.
-import { LocalHost } from '../../src/host/local.js';
-import { run } from '../../src/run.js';
 import { startFaultProxy, type FaultProxy } from '../support/fault-proxy.js';
 import type { FileChanges, TempRepo } from '../support/git-repo.js';
 import { cleanupRepos, makeRepo } from '../support/git-repo.js';
-import { githubPushBuild } from '../support/github-build.js';
+import { githubPushBuild, runInProcess } from '../support/github-build.js';
 import { inspectRegistry } from '../support/registry-inspect.js';
 import { startRegistry, type TestRegistry } from '../support/registry.js';
 
@@ -68,30 +66,8 @@ function retriesIn(output: string): number {
   return match ? Number(match[1]) : 0;
 }
 
-async function promote(from: string, to: string[]) {
-  const lines: string[] = [];
-  const host = new LocalHost(
-    (text) => lines.push(text),
-    (text) => lines.push(text),
-  );
-  const error = await run(
-    {
-      command: 'promote',
-      repoDir: repo.dir,
-      all: false,
-      json: false,
-      graphFormat: 'mermaid',
-      promoteFrom: from,
-      promoteTo: to,
-    },
-    host,
-    { PATH: process.env.PATH, HOME: process.env.HOME },
-  ).then(
-    () => undefined,
-    (caught: unknown) => caught as Error,
-  );
-  return { error, output: lines.join('') };
-}
+const promote = (from: string, to: string[]) =>
+  runInProcess({ command: 'promote', repoDir: repo.dir, promoteFrom: from, promoteTo: to });
 
 beforeAll(async () => {
   registry = await startRegistry();

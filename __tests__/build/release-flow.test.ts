@@ -2,14 +2,13 @@
 // 127.0.0.1 under a staging tag, smoke tests inside the image (buildah run) and on the host
 // (IMAGE set), final tags by retag only for what passed, atomic publishing, and `latest`
 // that stays on the newer commit when two runs finish out of order.
-import { copyFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { UserError } from '../../src/core/errors.js';
-import type { FileChanges, TempRepo } from '../support/git-repo.js';
-import { cleanupRepos, makeRepo } from '../support/git-repo.js';
+import type { FileChanges } from '../support/git-repo.js';
+import { cleanupRepos, makeRepo, makeRepoWithBusybox } from '../support/git-repo.js';
 import type { TestRegistry } from '../support/registry.js';
 import { startRegistry } from '../support/registry.js';
 import { githubPushBuild } from '../support/github-build.js';
+import { inspectRegistry } from '../support/registry-inspect.js';
 
 const BUILD_TIMEOUT = 240_000;
 const ZERO = '0'.repeat(40);
@@ -23,21 +22,9 @@ afterAll(async () => {
   await cleanupRepos();
 });
 
-const ACCEPT = [
-  'application/vnd.oci.image.index.v1+json',
-  'application/vnd.oci.image.manifest.v1+json',
-  'application/vnd.docker.distribution.manifest.v2+json',
-  'application/vnd.docker.distribution.manifest.list.v2+json',
-].join(', ');
-
-async function digestAt(repository: string, reference: string): Promise<string | undefined> {
-  const response = await fetch(`http://${registry.host}/v2/${repository}/manifests/${reference}`, {
-    method: 'HEAD',
-    headers: { Accept: ACCEPT },
-  });
-  if (response.status === 404) return undefined;
-  return response.headers.get('docker-content-digest') ?? undefined;
-}
+const inspect = inspectRegistry(() => registry.host);
+const digestAt = async (repository: string, reference: string): Promise<string | undefined> =>
+  (await inspect.manifestOf(repository, reference))?.digest;
 
 /** The registry's request lines for one repository, in order. */
 function requestsFor(repository: string): string[] {
@@ -74,15 +61,7 @@ const files = (namespace: string, publish: string, extra: FileChanges = {}): Fil
   ...extra,
 });
 
-async function repoWith(changes: FileChanges): Promise<{ repo: TempRepo; first: string }> {
-  const repo = await makeRepo();
-  // A static shell from Debian's busybox-static: RUN and smoke tests work FROM scratch.
-  await repo.write({ ...changes, 'base/rootfs/bin/.keep': '' });
-  await copyFile('/bin/busybox', join(repo.dir, 'base', 'rootfs', 'bin', 'busybox'));
-  await repo.git('add', '-A');
-  const first = await repo.commit('images');
-  return { repo, first };
-}
+const repoWith = (changes: FileChanges) => makeRepoWithBusybox(changes);
 
 describe('staged publishing with smoke tests (per-image)', () => {
   test(

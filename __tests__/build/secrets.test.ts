@@ -1,13 +1,12 @@
 // A registry password given to a build appears in no log line, no output, no argv of any
 // process, and no credentials file is left behind — after success and after failure.
-import { copyFile, mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { exec } from '../../src/adapters/exec.js';
 import type { Exec, ExecRequest } from '../../src/builders/types.js';
-import { LocalHost } from '../../src/host/local.js';
-import { run } from '../../src/run.js';
-import { cleanupRepos, makeRepo } from '../support/git-repo.js';
+import { cleanupRepos, makeRepoWithBusybox } from '../support/git-repo.js';
+import { runInProcess } from '../support/github-build.js';
 import type { TestRegistry } from '../support/registry.js';
 import { startRegistry } from '../support/registry.js';
 
@@ -35,49 +34,33 @@ afterAll(async () => {
 });
 
 async function buildWith(dockerfile: string) {
-  const repo = await makeRepo();
-  await repo.write({
+  const { repo, first: sha } = await makeRepoWithBusybox({
     'image-builder.yml': `registry: ${registry.host}/secrets\n`,
     'base/Dockerfile': dockerfile,
-    'base/rootfs/bin/.keep': '',
   });
-  await copyFile('/bin/busybox', join(repo.dir, 'base', 'rootfs', 'bin', 'busybox'));
-  await repo.git('add', '-A');
-  const sha = await repo.commit('image');
 
   const requests: ExecRequest[] = [];
   const recording: Exec = (request, onLine) => {
     requests.push(request);
     return exec(request, onLine);
   };
-  const lines: string[] = [];
-  const host = new LocalHost(
-    (text) => lines.push(text),
-    (text) => lines.push(text),
-  );
-  const error = await run(
+  const ran = await runInProcess(
     {
       command: 'build',
       repoDir: repo.dir,
       all: true,
-      json: false,
-      graphFormat: 'mermaid',
       registryUsername: 'builder',
       registryPassword: PASSWORD,
     },
-    host,
     { PATH: process.env.PATH, HOME: scratch, TMPDIR: scratch },
     { exec: recording },
-  ).then(
-    () => undefined,
-    (caught: unknown) => caught as Error,
   );
   return {
     sha,
-    error,
+    error: ran.error,
     requests,
-    log: lines.join(''),
-    outputs: [...host.outputs.values()].join('\n'),
+    log: ran.output,
+    outputs: [...ran.outputs.values()].join('\n'),
   };
 }
 

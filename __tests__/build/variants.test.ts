@@ -1,9 +1,6 @@
 // Variants for real: Buildah builds of a debug variant into the `-debug-` channel, each
 // child on the same variant of its parent, pushed to the distribution registry on 127.0.0.1.
-import { copyFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import type { TempRepo } from '../support/git-repo.js';
-import { cleanupRepos, makeRepo } from '../support/git-repo.js';
+import { cleanupRepos, makeRepoWithBusybox } from '../support/git-repo.js';
 import type { TestRegistry } from '../support/registry.js';
 import { startRegistry } from '../support/registry.js';
 import { githubPushBuild } from '../support/github-build.js';
@@ -23,12 +20,8 @@ afterAll(async () => {
 const { manifestOf, labelsOf, layersOf } = inspectRegistry(() => registry.host);
 
 /** base and app FROM base, each with a `prod` stage and a `debug` one with busybox tooling. */
-async function repoFor(
-  namespace: string,
-  channel: string,
-): Promise<{ repo: TempRepo; sha: string }> {
-  const repo = await makeRepo();
-  await repo.write({
+async function repoFor(namespace: string, channel: string) {
+  const { repo, first } = await makeRepoWithBusybox({
     'image-builder.yml': [
       `registry: ${registry.host}/${namespace}`,
       `channel: ${channel}`,
@@ -45,16 +38,12 @@ async function repoFor(
     'base/Dockerfile':
       'FROM scratch AS prod\nCOPY base.txt /base.txt\n\nFROM prod AS debug\nCOPY rootfs/ /\n',
     'base/base.txt': 'base\n',
-    'base/rootfs/bin/.keep': '',
     'app/Dockerfile':
       'ARG BASE\nFROM ${BASE}:latest AS prod\nCOPY app.txt /app.txt\n\nFROM prod AS debug\nCOPY debug.txt /debug.txt\n',
     'app/app.txt': 'app\n',
     'app/debug.txt': 'debug\n',
   });
-  await copyFile('/bin/busybox', join(repo.dir, 'base', 'rootfs', 'bin', 'busybox'));
-  await repo.git('add', '-A');
-  const sha = await repo.commit('images');
-  return { repo, sha };
+  return { repo, sha: first };
 }
 
 describe('variants built with Buildah into a real registry', () => {

@@ -2,18 +2,9 @@
 // here), pushes to the distribution registry on 127.0.0.1 behind Basic auth, then builds a
 // child on the parent's digest through a pinned Dockerfile copy, a two-platform manifest
 // list, and a RUN that fails.
-import {
-  access,
-  constants,
-  copyFile,
-  mkdir,
-  mkdtemp,
-  readdir,
-  rm,
-  writeFile,
-} from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { delimiter, join } from 'node:path';
+import { join } from 'node:path';
 
 import { exec } from '../../src/adapters/exec.js';
 import { baseImage, finalBase, imageLabels } from '../../src/build/labels.js';
@@ -30,6 +21,7 @@ import {
 import { BuildError, formatCommand } from '../../src/builders/errors.js';
 import type { BuildRequest } from '../../src/builders/types.js';
 import { analyseDockerfile } from '../../src/core/dockerfile.js';
+import { findBusybox } from '../support/busybox.js';
 import { recordExec } from '../support/exec-record.js';
 import { parseReference } from '../../src/core/reference.js';
 import { RegistryClient } from '../../src/registry/client.js';
@@ -64,24 +56,11 @@ function builder(): BuildahBuilder {
   });
 }
 
-async function findOnPath(name: string): Promise<string> {
-  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
-    const file = join(dir, name);
-    try {
-      await access(file, constants.X_OK);
-      return file;
-    } catch {
-      // not in this folder
-    }
-  }
-  throw new Error(`${name} is not on PATH (Debian: apt-get install busybox-static)`);
-}
-
 beforeAll(async () => {
   [registry, root, busybox] = await Promise.all([
     startRegistry({ basicAuth: { username: USER, password: PASSWORD } }),
     mkdtemp(join(tmpdir(), 'image-builder-buildah-')),
-    findOnPath('busybox'),
+    findBusybox(),
   ]);
   authFile = join(root, 'auth.json');
   const auth = Buffer.from(`${USER}:${PASSWORD}`).toString('base64');

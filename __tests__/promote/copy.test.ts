@@ -3,7 +3,9 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 import { parseReference } from '../../src/core/reference.js';
-import { copyBlob, createLimit, manifestContent } from '../../src/promote/copy.js';
+import { createLimit } from '../../src/core/limit.js';
+import { copyBlob } from '../../src/promote/copy.js';
+import { manifestContent } from '../../src/registry/manifest-content.js';
 import { promoteImages } from '../../src/promote/promote.js';
 import { pushScope } from '../../src/registry/auth.js';
 import { MEDIA_TYPES, RegistryClient } from '../../src/registry/client.js';

@@ -497,7 +497,7 @@ describe('errors carry their context', () => {
         }),
       ).rejects.toThrow(
         new RegExp(
-          `^promoting web:staging to release: PUT .*/ctx/web/manifests/release: the registry stored ${wrong}, expected the source digest sha256:`,
+          `^promoting web:staging to release: PUT .*/ctx/web/manifests/release: the registry stored ${wrong}, expected sha256:[0-9a-f]{64} \\(the digest of the bytes sent\\)$`,
         ),
       );
     } finally {

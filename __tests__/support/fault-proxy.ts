@@ -3,6 +3,7 @@
 // delays another share (a slow answer). The same seed gives the same choices in the same
 // order, so a failing run can be replayed with FAULT_SEED.
 import { startProxy, type TestProxy } from './registry.js';
+import { seededRandom } from './seeded-random.js';
 
 export type FaultKind = '500' | '503' | '429' | 'dropped' | 'slow';
 
@@ -27,18 +28,6 @@ export interface FaultProxy {
   failures(): number;
   setFailureRate(rate: number): void;
   stop(): Promise<void>;
-}
-
-/** mulberry32: a small seeded generator with good spread, enough for fault choices. */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const FAILURES = ['500', '503', '429', 'dropped'] as const;

@@ -1,10 +1,11 @@
 // Real git repositories in temporary folders: a working repo, a bare "remote" made from it,
 // and clones of that remote (shallow ones too, over file:// so --depth works locally).
 import { execFile } from 'node:child_process';
-import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { findBusybox } from './busybox.js';
 
 const created: string[] = [];
 
@@ -87,6 +88,22 @@ export class TempRepo {
   push(...refspecs: string[]): Promise<string> {
     return this.git('push', '-q', 'origin', ...refspecs);
   }
+}
+
+/**
+ * A new repository whose first commit holds `files` and, at `<folder>/rootfs/bin/busybox`,
+ * Debian's static busybox: RUN and smoke tests work in images built FROM scratch.
+ */
+export async function makeRepoWithBusybox(
+  files: FileChanges,
+  folder = 'base',
+): Promise<{ repo: TempRepo; first: string }> {
+  const repo = await makeRepo();
+  await repo.write({ ...files, [`${folder}/rootfs/bin/.keep`]: '' });
+  await copyFile(await findBusybox(), join(repo.dir, folder, 'rootfs', 'bin', 'busybox'));
+  await repo.git('add', '-A');
+  const first = await repo.commit('images');
+  return { repo, first };
 }
 
 /** A new repository on branch `main` with a local identity. */
