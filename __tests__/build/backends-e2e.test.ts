@@ -2,15 +2,14 @@
 // here (buildx, Kaniko, pack): recording fakes stand in for the tools and push a tiny image
 // to the real registry where the real tool would, so tagging, pinning and ordering run for real.
 import { readFileSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { kanikoKeeps, parseMountPoints } from '../../src/builders/kaniko.js';
-import { LocalHost } from '../../src/host/local.js';
-import { run } from '../../src/run.js';
 import type { FakeRecord, FakeResponse } from '../support/fake-tools.js';
 import { FakeTools, PASSWORD, USER, secretForms } from '../support/fake-tools.js';
 import type { FileChanges } from '../support/git-repo.js';
-import { cleanupRepos, makeRepo, tempDir } from '../support/git-repo.js';
+import { cleanupRepos, makeRepo } from '../support/git-repo.js';
+import { githubPushBuild } from '../support/github-build.js';
 import type { TestRegistry } from '../support/registry.js';
 import { accessLog, startRegistry } from '../support/registry.js';
 
@@ -91,51 +90,17 @@ async function build(
   await repo.write(files);
   await repo.git('add', '-A');
   const sha = await repo.commit('images');
-  const eventPath = join(await tempDir('image-builder-event-'), 'event.json');
-  await writeFile(
-    eventPath,
-    JSON.stringify({
-      before: '0'.repeat(40),
-      after: sha,
-      repository: { default_branch: 'main', html_url: 'https://github.com/acme/images' },
-    }),
-  );
-  const lines: string[] = [];
-  const host = new LocalHost(
-    (text) => lines.push(text),
-    (text) => lines.push(text),
-  );
-  await run(
-    {
-      command: 'build',
-      repoDir: repo.dir,
-      all: false,
-      json: false,
-      graphFormat: 'mermaid',
-      maxParallel: 3,
-      registryUsername: USER,
-      registryPassword: PASSWORD,
-    },
-    host,
-    {
+  const built = await githubPushBuild(repo, '0'.repeat(40), sha, {
+    maxParallel: 3,
+    settings: { registryUsername: USER, registryPassword: PASSWORD },
+    env: {
       PATH: `${fakes.bin}:${process.env.PATH ?? ''}`,
-      HOME: process.env.HOME,
       ...(process.env.TMPDIR !== undefined ? { TMPDIR: process.env.TMPDIR } : {}),
-      GITHUB_ACTIONS: 'true',
-      GITHUB_EVENT_NAME: 'push',
-      GITHUB_EVENT_PATH: eventPath,
-      GITHUB_SHA: sha,
-      GITHUB_REF: 'refs/heads/main',
-      GITHUB_REF_NAME: 'main',
-      GITHUB_REF_TYPE: 'branch',
-      GITHUB_REPOSITORY: 'acme/images',
-      GITHUB_SERVER_URL: 'https://github.com',
     },
-    { exec: fakes.exec },
-  ).catch((error: unknown) => {
-    throw new Error(`${(error as Error).message}\n${lines.join('')}`);
+    dependencies: { exec: fakes.exec },
   });
-  return { repoDir: repo.dir, sha, output: lines.join('') };
+  if (built.error) throw new Error(`${built.error.message}\n${built.output}`);
+  return { repoDir: repo.dir, sha, output: built.output };
 }
 
 function flag(record: FakeRecord, name: string): string {

@@ -21,6 +21,11 @@ export interface ReportedImage {
 export interface PushOptions {
   maxParallel?: number;
   actor?: string;
+  /** More settings (credentials…). */
+  settings?: Partial<Settings>;
+  /** More environment, over the GitHub one (PATH with fake tools…). */
+  env?: Record<string, string | undefined>;
+  dependencies?: RunDependencies;
 }
 
 /** What a run said, set as outputs, and threw (undefined when it succeeded). */
@@ -72,7 +77,12 @@ export async function githubPushBuild(
     }),
   );
   return runInProcess(
-    { command: 'build', repoDir: repo.dir, maxParallel: options.maxParallel ?? 2 },
+    {
+      command: 'build',
+      repoDir: repo.dir,
+      maxParallel: options.maxParallel ?? 2,
+      ...options.settings,
+    },
     {
       PATH: process.env.PATH,
       HOME: process.env.HOME,
@@ -86,6 +96,8 @@ export async function githubPushBuild(
       GITHUB_REPOSITORY: 'acme/images',
       GITHUB_SERVER_URL: 'https://github.com',
       ...(options.actor !== undefined ? { GITHUB_ACTOR: options.actor } : {}),
+      ...options.env,
     },
+    options.dependencies,
   );
 }
